@@ -1,0 +1,70 @@
+"""Computed context: values derived from the answers, shared by every rendered file."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from copier_template_extensions import ContextHook
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@cache
+def _load(relative_path: str) -> ModuleType:
+    """Load a module of this template by path: copier does not put the template on sys.path."""
+    path = _ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(f"_template_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def naming() -> ModuleType:
+    return _load("extensions/naming.py")
+
+
+def sizing() -> ModuleType:
+    # The rendered project's own preset table: one table serves the code and the docs.
+    return _load("template/{{ package_name }}/sizing.py")
+
+
+def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rendered environments in deploy order, each with its account and sizing."""
+    chosen = answers.get("environments") or ["prod"]
+    ordered = [name for name in naming().ENVIRONMENT_ORDER if name in chosen]
+    return [
+        {
+            "name": name,
+            "pascal": naming().pascal_case(name),
+            "account": answers["aws_account_id"]
+            if name == "prod"
+            else answers.get(f"{name}_account_id") or answers["aws_account_id"],
+            "sizing": answers["sizing"] if name == "prod" else "small",
+        }
+        for name in ordered
+    ]
+
+
+class ServiceContext(ContextHook):
+    """Adds package_name, stack_prefix, availability_zones and the environment list."""
+
+    def hook(self, context: dict[str, Any]) -> None:
+        # Questions are rendered before every answer exists; compute only at render time.
+        if context.get("_copier_phase") != "render":
+            return
+        names = naming()
+        context["package_name"] = names.snake_case(context["service_name"])
+        context["stack_prefix"] = names.pascal_case(context["service_name"])
+        context["availability_zones"] = list(
+            names.REGION_AVAILABILITY_ZONES[context["aws_region"]]
+        )
+        context["deploy_environments"] = environments(context)
+        context["sizing_presets"] = {
+            name: asdict(preset) for name, preset in sizing().SIZING_PRESETS.items()
+        }

@@ -1,0 +1,1 @@
+"""Sample HTTP service: a hello endpoint and a health check of PostgreSQL and Redis."""

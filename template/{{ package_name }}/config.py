@@ -1,0 +1,83 @@
+"""Typed configuration: what every environment is, as frozen dataclasses.
+
+The values come from ``environments.py`` (rendered from the template's answers); nothing
+here reads the process environment or calls AWS.
+"""
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_logs as logs
+
+from .sizing import Sizing
+
+
+@dataclass(frozen=True, kw_only=True)
+class GithubConfig:
+    """The repository whose workflows may deploy, and how its OIDC provider is provided."""
+
+    repository: str
+    import_oidc_provider: bool
+    enable_pr_diff: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainConfig:
+    """A public name for the production load balancer, served over HTTPS."""
+
+    domain_name: str
+    hosted_zone_id: str
+    hosted_zone_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    """One deployment target: an account, a region and how big it is."""
+
+    name: str
+    account: str
+    region: str
+    availability_zones: tuple[str, ...]
+    sizing: Sizing
+    log_retention: logs.RetentionDays
+    domain: DomainConfig | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "prod"
+
+    @property
+    def pascal_name(self) -> str:
+        return self.name.capitalize()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """The service and every environment it is deployed to, in deploy order."""
+
+    name: str
+    stack_prefix: str
+    cdk_qualifier: str
+    health_check_path: str
+    github: GithubConfig
+    environments: tuple[EnvironmentConfig, ...]
+    container_port: int = 8080
+    # Non-default ports: one less thing an automated scan of the VPC can guess.
+    database_port: int = 5433
+    cache_port: int = 6380
+    database_name: str = "app"
+
+    def stack_name(self, environment: EnvironmentConfig, phase: str) -> str:
+        """'OrdersApi-Prod-Network': the stack id and CloudFormation name of a phase."""
+        return f"{self.stack_prefix}-{environment.pascal_name}-{phase}"
+
+    def resource_name(self, environment: EnvironmentConfig, suffix: str = "") -> str:
+        """'orders-api-prod[-suffix]': for the few physical names other systems must know."""
+        return "-".join(part for part in (self.name, environment.name, suffix) if part)
+
+    def creates_oidc_provider(self, environment: EnvironmentConfig) -> bool:
+        """AWS allows one GitHub OIDC provider per account: the first environment of each
+        account creates it (unless it already exists), the others import it."""
+        if self.github.import_oidc_provider:
+            return False
+        first_in_account = next(e for e in self.environments if e.account == environment.account)
+        return first_in_account.name == environment.name

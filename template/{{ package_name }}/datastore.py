@@ -1,0 +1,205 @@
+"""Phase 4a, data and persistence: RDS PostgreSQL and ElastiCache Redis.
+
+Both live in isolated subnets behind their own security groups, encrypted at rest and in
+transit, with credentials generated into Secrets Manager and never written anywhere else.
+"""
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from .config import EnvironmentConfig, ServiceConfig
+from .network import Network
+from .policy import acknowledge
+
+POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
+REDIS_ENGINE_VERSION = "7.1"
+DATABASE_LOG_TYPES = ("postgresql", "upgrade")
+
+
+class Database(Construct):
+    """PostgreSQL in the isolated subnets, its master credentials rotated every 30 days."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: Network,
+        environment: EnvironmentConfig,
+        instance_identifier: str,
+        database_name: str,
+        port: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        sizing = environment.sizing
+        # RDS writes its logs to these groups; creating them first gives them a retention.
+        # That needs the group names up front, hence the fixed instance identifier.
+        log_groups = [
+            logs.LogGroup(
+                self,
+                f"{log_type.capitalize()}Logs",
+                log_group_name=f"/aws/rds/instance/{instance_identifier}/{log_type}",
+                retention=environment.log_retention,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            for log_type in DATABASE_LOG_TYPES
+        ]
+        self.instance = rds.DatabaseInstance(
+            self,
+            "Instance",
+            instance_identifier=instance_identifier,
+            engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
+            instance_type=ec2.InstanceType(sizing.database_instance_type),
+            vpc=network.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[network.database_security_group],
+            port=port,
+            database_name=database_name,
+            credentials=rds.Credentials.from_generated_secret("service_admin"),
+            multi_az=sizing.database_multi_az,
+            allocated_storage=sizing.database_allocated_storage_gib,
+            max_allocated_storage=sizing.database_max_allocated_storage_gib,
+            storage_type=rds.StorageType.GP3,
+            storage_encrypted=True,
+            iam_authentication=True,
+            backup_retention=Duration.days(sizing.database_backup_retention_days),
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            cloudwatch_logs_exports=list(DATABASE_LOG_TYPES),
+            deletion_protection=environment.is_production,
+            removal_policy=RemovalPolicy.SNAPSHOT,
+        )
+        for log_group in log_groups:
+            self.instance.node.add_dependency(log_group)
+
+        assert self.instance.secret is not None  # generated above
+        self.secret = self.instance.secret
+        self.instance.add_rotation_single_user(
+            automatically_after=Duration.days(30),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        )
+
+
+class Cache(Construct):
+    """A Redis replication group in the isolated subnets, with AUTH and TLS required."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: Network,
+        environment: EnvironmentConfig,
+        port: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        sizing = environment.sizing
+        self.auth_token = secretsmanager.Secret(
+            self,
+            "AuthToken",
+            description="Redis AUTH token",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64,
+                # Redis AUTH tokens refuse most punctuation.
+                exclude_punctuation=True,
+            ),
+        )
+        acknowledge(
+            self.auth_token,
+            "AwsSolutions-SMG4",
+            "Redis AUTH tokens cannot be rotated by Secrets Manager's single-user rotation; "
+            "the runbook rotates them with ElastiCache's ROTATE strategy without downtime.",
+        )
+        subnet_group = elasticache.CfnSubnetGroup(
+            self,
+            "SubnetGroup",
+            description="Isolated subnets of the cache",
+            subnet_ids=network.vpc.select_subnets(
+                subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
+            ).subnet_ids,
+        )
+        slow_log = logs.LogGroup(
+            self,
+            "SlowLog",
+            retention=environment.log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.replication_group = elasticache.CfnReplicationGroup(
+            self,
+            "ReplicationGroup",
+            replication_group_description="Cache, sessions and job queues of the service",
+            engine="redis",
+            engine_version=REDIS_ENGINE_VERSION,
+            cache_node_type=sizing.cache_node_type,
+            num_cache_clusters=1 + sizing.cache_replicas,
+            automatic_failover_enabled=sizing.cache_failover,
+            multi_az_enabled=sizing.cache_failover,
+            cache_subnet_group_name=subnet_group.ref,
+            security_group_ids=[network.cache_security_group.security_group_id],
+            port=port,
+            at_rest_encryption_enabled=True,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            # A dynamic reference: CloudFormation resolves it; the template never holds it.
+            auth_token=self.auth_token.secret_value.unsafe_unwrap(),
+            snapshot_retention_limit=sizing.database_backup_retention_days,
+            auto_minor_version_upgrade=True,
+            log_delivery_configurations=[
+                elasticache.CfnReplicationGroup.LogDeliveryConfigurationRequestProperty(
+                    destination_type="cloudwatch-logs",
+                    log_format="json",
+                    log_type="slow-log",
+                    destination_details=elasticache.CfnReplicationGroup.DestinationDetailsProperty(
+                        cloud_watch_logs_details=elasticache.CfnReplicationGroup.CloudWatchLogsDestinationDetailsProperty(
+                            log_group=slow_log.log_group_name
+                        )
+                    ),
+                )
+            ],
+        )
+        self.replication_group.apply_removal_policy(RemovalPolicy.SNAPSHOT)
+        if not sizing.cache_failover:
+            acknowledge(
+                self.replication_group,
+                "AwsSolutions-AEC4",
+                "The small sizing runs one Redis node to save cost; the cache holds no data "
+                "that cannot be rebuilt. The medium and large sizings run Multi-AZ.",
+            )
+
+
+class DatastoreStack(Stack):
+    """Phase 4a: the stateful tier. Termination protection is on; data is snapshotted."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: ServiceConfig,
+        environment: EnvironmentConfig,
+        network: Network,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.database = Database(
+            self,
+            "Database",
+            network=network,
+            environment=environment,
+            instance_identifier=service.resource_name(environment),
+            database_name=service.database_name,
+            port=service.database_port,
+        )
+        self.cache = Cache(self, "Cache", network=network, environment=environment, port=service.cache_port)
+        if not environment.sizing.database_multi_az:
+            acknowledge(
+                self.database.instance,
+                "AwsSolutions-RDS3",
+                "The small sizing runs a single-AZ database to save cost; backups and "
+                "snapshots protect the data. The medium and large sizings run Multi-AZ.",
+            )

@@ -1,0 +1,146 @@
+"""Phase 1, security first: GitHub Actions reaches AWS through OIDC, with no stored keys.
+
+The deploy role can do one thing: assume the CDK bootstrap roles of this service's
+qualifier. What those roles may change is decided by `cdk bootstrap`, not by GitHub.
+"""
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from .config import EnvironmentConfig, ServiceConfig
+from .state import DEPLOY_BOOTSTRAP_ROLES, bootstrap_role_arn
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+
+
+def deploy_subjects(repository: str, environment: str) -> list[str]:
+    """The `sub` claims of the deploy workflow's jobs for one environment.
+
+    A job that names a GitHub environment presents `environment:<name>`, not its branch.
+    """
+    return [f"repo:{repository}:environment:{environment}"]
+
+
+def pull_request_subjects(repository: str) -> list[str]:
+    """The `sub` claim of a job triggered by a pull request."""
+    return [f"repo:{repository}:pull_request"]
+
+
+class GithubOidcProvider(Construct):
+    """The account's GitHub OIDC provider: created natively, or imported when it exists."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, create: bool) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        if create:
+            # Native AWS::IAM::OIDCProvider: no custom resource; AWS validates GitHub's
+            # certificate itself, so no thumbprint is pinned.
+            self.provider: iam.IOidcProvider = iam.OidcProviderNative(
+                self,
+                "Provider",
+                url=f"https://{GITHUB_OIDC_HOST}",
+                client_ids=[GITHUB_OIDC_AUDIENCE],
+            )
+        else:
+            self.provider = iam.OidcProviderNative.from_oidc_provider_arn(
+                self,
+                "Provider",
+                f"arn:aws:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
+            )
+
+
+class GithubRole(Construct):
+    """A role that only the given workflow subjects of one repository can assume, and that
+    may only assume the given CDK bootstrap roles."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        provider: iam.IOidcProvider,
+        role_name: str,
+        subjects: list[str],
+        bootstrap_roles: list[str],
+        description: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        principal = iam.WebIdentityPrincipal(
+            provider.oidc_provider_arn,
+            conditions={
+                "StringEquals": {
+                    f"{GITHUB_OIDC_HOST}:aud": GITHUB_OIDC_AUDIENCE,
+                    f"{GITHUB_OIDC_HOST}:sub": subjects,
+                },
+            },
+        )
+        # A fixed name: the workflows build this ARN from the account id and service name.
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name,
+            assumed_by=principal,
+            description=description,
+            max_session_duration=Duration.hours(1),
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssumeCdkBootstrapRoles",
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                resources=bootstrap_roles,
+            )
+        )
+
+
+class IdentityStack(Stack):
+    """GitHub OIDC and the pipeline's roles. Deployed once by an administrator."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: ServiceConfig,
+        environment: EnvironmentConfig,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+
+        def bootstrap_roles(*kinds: str) -> list[str]:
+            return [
+                bootstrap_role_arn(
+                    kind,
+                    qualifier=service.cdk_qualifier,
+                    account=environment.account,
+                    region=environment.region,
+                )
+                for kind in kinds
+            ]
+
+        oidc = GithubOidcProvider(
+            self, "GithubOidc", create=service.creates_oidc_provider(environment)
+        )
+        deploy = GithubRole(
+            self,
+            "GithubDeploy",
+            provider=oidc.provider,
+            role_name=service.resource_name(environment, "github-deploy"),
+            subjects=deploy_subjects(service.github.repository, environment.name),
+            bootstrap_roles=bootstrap_roles(*DEPLOY_BOOTSTRAP_ROLES),
+            description=f"GitHub Actions deploys {service.name} to {environment.name}",
+        )
+        CfnOutput(self, "DeployRoleArn", value=deploy.role.role_arn)
+
+        if service.github.enable_pr_diff:
+            diff = GithubRole(
+                self,
+                "GithubDiff",
+                provider=oidc.provider,
+                role_name=service.resource_name(environment, "github-diff"),
+                subjects=pull_request_subjects(service.github.repository),
+                bootstrap_roles=bootstrap_roles("lookup"),
+                description=f"Pull requests read {service.name}'s {environment.name} stacks",
+            )
+            CfnOutput(self, "DiffRoleArn", value=diff.role.role_arn)

@@ -1,0 +1,134 @@
+"""Phase 3, network isolation: only the load balancer faces the internet.
+
+Public subnets hold the load balancer and the NAT gateways; the service runs in private
+subnets with egress through NAT; the database and cache live in isolated subnets with no
+route out. Security groups chain load balancer -> service -> database / cache, each on its
+own port alone.
+"""
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .config import EnvironmentConfig, ServiceConfig
+
+VPC_CIDR = "10.0.0.0/16"
+
+
+class Network(Construct):
+    """The VPC, its flow logs, and the security groups of each tier."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        availability_zones: tuple[str, ...],
+        nat_gateways: int,
+        log_retention: logs.RetentionDays,
+        container_port: int,
+        database_port: int,
+        cache_port: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
+            availability_zones=list(availability_zones),
+            nat_gateways=min(nat_gateways, len(availability_zones)),
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
+                ),
+                ec2.SubnetConfiguration(
+                    name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                ),
+            ],
+        )
+        flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+        self.load_balancer_security_group = ec2.SecurityGroup(
+            self,
+            "LoadBalancerSecurityGroup",
+            vpc=self.vpc,
+            description="Internet-facing load balancer: HTTP and HTTPS from anywhere",
+            allow_all_outbound=False,
+        )
+        self.service_security_group = ec2.SecurityGroup(
+            self,
+            "ServiceSecurityGroup",
+            vpc=self.vpc,
+            description="Service tasks: the container port from the load balancer only",
+            # Tasks pull images, read secrets and write logs through the NAT gateways.
+            allow_all_outbound=True,
+        )
+        self.database_security_group = ec2.SecurityGroup(
+            self,
+            "DatabaseSecurityGroup",
+            vpc=self.vpc,
+            description="PostgreSQL: its port from the service only",
+            allow_all_outbound=False,
+        )
+        self.cache_security_group = ec2.SecurityGroup(
+            self,
+            "CacheSecurityGroup",
+            vpc=self.vpc,
+            description="Redis: its port from the service only",
+            allow_all_outbound=False,
+        )
+
+        for port in (80, 443):
+            self.load_balancer_security_group.add_ingress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"Internet to the load balancer ({port})"
+            )
+        self.service_security_group.connections.allow_from(
+            self.load_balancer_security_group,
+            ec2.Port.tcp(container_port),
+            "Load balancer to the service",
+        )
+        self.database_security_group.connections.allow_from(
+            self.service_security_group, ec2.Port.tcp(database_port), "Service to PostgreSQL"
+        )
+        self.cache_security_group.connections.allow_from(
+            self.service_security_group, ec2.Port.tcp(cache_port), "Service to Redis"
+        )
+
+
+class NetworkStack(Stack):
+    """Phase 3: the network every later stack is placed in."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: ServiceConfig,
+        environment: EnvironmentConfig,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.network = Network(
+            self,
+            "Network",
+            availability_zones=environment.availability_zones,
+            nat_gateways=environment.sizing.nat_gateways,
+            log_retention=environment.log_retention,
+            container_port=service.container_port,
+            database_port=service.database_port,
+            cache_port=service.cache_port,
+        )
