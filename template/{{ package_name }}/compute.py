@@ -65,7 +65,7 @@ class LoadBalancer(Construct):
         )
         acknowledge(
             self.access_logs,
-            "AwsSolutions-S1",
+            "AwsSolutions::AwsSolutions-S1",
             "This bucket is the destination of the load balancer's access logs; logging "
             "access to it into yet another bucket would only move the finding there.",
         )
@@ -114,9 +114,7 @@ class LoadBalancer(Construct):
             "AliasRecord",
             zone=zone,
             record_name=domain.domain_name,
-            target=route53.RecordTarget.from_alias(
-                route53_targets.LoadBalancerTarget(self.alb)
-            ),
+            target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(self.alb)),
         )
 
 
@@ -214,11 +212,19 @@ class FargateService(Construct):
         )
         acknowledge(
             self.task_definition,
-            "AwsSolutions-ECS2",
+            "AwsSolutions::AwsSolutions-ECS2",
             "The plain environment holds only non-secret settings (endpoints, ports, names); "
             "every credential is injected from Secrets Manager through `secrets`.",
         )
         assert container is not None
+
+        acknowledge(
+            self.execution_role.node.find_child("DefaultPolicy"),
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on "
+            "'*'; every other statement of the execution role names its repository, log group "
+            "and secrets.",
+        )
 
         self.service = ecs.FargateService(
             self,

@@ -4,6 +4,7 @@ Both live in isolated subnets behind their own security groups, encrypted at res
 transit, with credentials generated into Secrets Manager and never written anywhere else.
 """
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
@@ -19,6 +20,18 @@ from .policy import acknowledge
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 REDIS_ENGINE_VERSION = "7.1"
 DATABASE_LOG_TYPES = ("postgresql", "upgrade")
+
+
+@jsii.implements(ec2.IConnectable)
+class _DatabaseTarget:
+    """The database as seen by the rotation Lambda: its security group and port."""
+
+    def __init__(self, connections: ec2.Connections) -> None:
+        self._connections = connections
+
+    @property
+    def connections(self) -> ec2.Connections:
+        return self._connections
 
 
 class Database(Construct):
@@ -79,9 +92,18 @@ class Database(Construct):
 
         assert self.instance.secret is not None  # generated above
         self.secret = self.instance.secret
-        self.instance.add_rotation_single_user(
-            automatically_after=Duration.days(30),
+        # SecretRotation rather than instance.add_rotation_single_user(): the rotation's
+        # security-group rule must use the network stack's literal port (see Network).
+        secretsmanager.SecretRotation(
+            self,
+            "Rotation",
+            application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+            secret=self.secret,
+            target=_DatabaseTarget(network.database_connections),
+            vpc=network.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_group=network.rotation_security_group,
+            automatically_after=Duration.days(30),
         )
 
 
@@ -111,7 +133,7 @@ class Cache(Construct):
         )
         acknowledge(
             self.auth_token,
-            "AwsSolutions-SMG4",
+            "AwsSolutions::AwsSolutions-SMG4",
             "Redis AUTH tokens cannot be rotated by Secrets Manager's single-user rotation; "
             "the runbook rotates them with ElastiCache's ROTATE strategy without downtime.",
         )
@@ -166,7 +188,7 @@ class Cache(Construct):
         if not sizing.cache_failover:
             acknowledge(
                 self.replication_group,
-                "AwsSolutions-AEC4",
+                "AwsSolutions::AwsSolutions-AEC4",
                 "The small sizing runs one Redis node to save cost; the cache holds no data "
                 "that cannot be rebuilt. The medium and large sizings run Multi-AZ.",
             )
@@ -195,11 +217,13 @@ class DatastoreStack(Stack):
             database_name=service.database_name,
             port=service.database_port,
         )
-        self.cache = Cache(self, "Cache", network=network, environment=environment, port=service.cache_port)
+        self.cache = Cache(
+            self, "Cache", network=network, environment=environment, port=service.cache_port
+        )
         if not environment.sizing.database_multi_az:
             acknowledge(
                 self.database.instance,
-                "AwsSolutions-RDS3",
+                "AwsSolutions::AwsSolutions-RDS3",
                 "The small sizing runs a single-AZ database to save cost; backups and "
                 "snapshots protect the data. The medium and large sizings run Multi-AZ.",
             )

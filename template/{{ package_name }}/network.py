@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .config import EnvironmentConfig, ServiceConfig
+from .policy import acknowledge
 
 VPC_CIDR = "10.0.0.0/16"
 
@@ -92,10 +93,31 @@ class Network(Construct):
             allow_all_outbound=False,
         )
 
+        # The Lambda that rotates the database password: to PostgreSQL, and out to Secrets Manager.
+        self.rotation_security_group = ec2.SecurityGroup(
+            self,
+            "RotationSecurityGroup",
+            vpc=self.vpc,
+            description="Database credential rotation: to PostgreSQL and Secrets Manager",
+            allow_all_outbound=True,
+        )
+        # The database's own port as a literal: a token from the datastore stack here would
+        # make the network stack depend on the datastore stack.
+        self.database_connections = ec2.Connections(
+            security_groups=[self.database_security_group],
+            default_port=ec2.Port.tcp(database_port),
+        )
+
         for port in (80, 443):
             self.load_balancer_security_group.add_ingress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"Internet to the load balancer ({port})"
             )
+        acknowledge(
+            self.load_balancer_security_group,
+            "AwsSolutions::AwsSolutions-EC23",
+            "The internet-facing load balancer is the service's public entrance: it must accept "
+            "HTTP(S) from anywhere. It forwards only to the service's port.",
+        )
         self.service_security_group.connections.allow_from(
             self.load_balancer_security_group,
             ec2.Port.tcp(container_port),
@@ -104,6 +126,9 @@ class Network(Construct):
         self.database_security_group.connections.allow_from(
             self.service_security_group, ec2.Port.tcp(database_port), "Service to PostgreSQL"
         )
+        self.database_security_group.connections.allow_from(
+            self.rotation_security_group, ec2.Port.tcp(database_port), "Rotation to PostgreSQL"
+        )
         self.cache_security_group.connections.allow_from(
             self.service_security_group, ec2.Port.tcp(cache_port), "Service to Redis"
         )
@@ -111,6 +136,11 @@ class Network(Construct):
 
 class NetworkStack(Stack):
     """Phase 3: the network every later stack is placed in."""
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured zones; the default would look them up in the account at synth."""
+        return self._availability_zones
 
     def __init__(
         self,
@@ -121,6 +151,8 @@ class NetworkStack(Stack):
         environment: EnvironmentConfig,
         **kwargs: object,
     ) -> None:
+        # Set before any construct asks: the zones come from the configuration, not AWS.
+        self._availability_zones = list(environment.availability_zones)
         super().__init__(scope, construct_id, **kwargs)
         self.network = Network(
             self,

@@ -67,7 +67,9 @@ def add_environment(
         cache=datastore.cache,
         description=f"{service.name} {environment.name}: load balancer and Fargate service",
     )
-    return EnvironmentStacks(identity=identity, network=network, datastore=datastore, compute=compute)
+    return EnvironmentStacks(
+        identity=identity, network=network, datastore=datastore, compute=compute
+    )
 
 
 def add_service(app: App, service: ServiceConfig) -> list[EnvironmentStacks]:

@@ -1,0 +1,67 @@
+"""Renders real projects once per session; isolates copier from the user's settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from copier import run_copy
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+BASE_ANSWERS: dict[str, Any] = {
+    "service_name": "orders-api",
+    "aws_account_id": "123456789012",
+    "aws_region": "ap-northeast-1",
+    "github_repository": "acme/orders-api",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings = tmp_path_factory.mktemp("copier-settings") / "settings.yml"
+    settings.write_text("{}\n")
+    os.environ["COPIER_SETTINGS_PATH"] = str(settings)
+    os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
+    os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+    os.environ["CDK_DISABLE_CLI_TELEMETRY"] = "true"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        os.environ.pop(name, None)
+
+
+def render(destination: Path, **answers: Any) -> Path:
+    run_copy(
+        str(TEMPLATE),
+        destination,
+        data={**BASE_ANSWERS, **answers},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    return destination
+
+
+def run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("default") / "orders-api")
+
+
+@pytest.fixture(scope="session")
+def large_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(
+        tmp_path_factory.mktemp("large") / "orders-api",
+        sizing="large",
+        environments=["dev", "staging", "prod"],
+        domain_name="orders.example.com",
+        hosted_zone_id="Z0123456789ABCDEFGHIJ",
+    )

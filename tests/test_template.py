@@ -1,0 +1,127 @@
+"""Renders real projects and runs their own toolchain: ruff, pytest and the CDK CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import TEMPLATE, render, run
+
+UNRENDERED = re.compile(r"\{\{|\{%")
+
+
+def test_every_question_has_type_and_help() -> None:
+    config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    questions = {k: v for k, v in config.items() if not k.startswith("_")}
+    assert {"service_name", "aws_account_id", "aws_region", "sizing", "github_repository"} <= set(
+        questions
+    )
+    for name, question in questions.items():
+        assert "type" in question and "help" in question, name
+
+
+@pytest.mark.parametrize("fixture", ["default_project", "large_project"])
+def test_render_has_every_phase_and_no_jinja(fixture: str, request: pytest.FixtureRequest) -> None:
+    project: Path = request.getfixturevalue(fixture)
+    for path in ("app.py", "cdk.json", "package.json", "pyproject.toml", "service/Dockerfile"):
+        assert (project / path).is_file(), path
+    for module in ("identity", "state", "network", "datastore", "compute", "sizing", "policy"):
+        assert (project / "orders_api" / f"{module}.py").is_file(), module
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            assert not UNRENDERED.search(path.read_text(errors="ignore")), path
+
+
+def test_package_json_pins_the_cdk_cli(default_project: Path) -> None:
+    import json
+
+    version = json.loads((default_project / "package.json").read_text())["devDependencies"][
+        "aws-cdk"
+    ]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+
+
+def test_cdk_json_carries_the_qualifier(default_project: Path) -> None:
+    import json
+
+    context = json.loads((default_project / "cdk.json").read_text())["context"]
+    assert context["@aws-cdk/core:bootstrapQualifier"] == "ordersapi"
+
+
+def test_sizing_differs_between_small_and_large(default_project: Path, large_project: Path) -> None:
+    small = (default_project / "orders_api" / "environments.py").read_text()
+    large = (large_project / "orders_api" / "environments.py").read_text()
+    assert 'SIZING_PRESETS["small"]' in small and 'SIZING_PRESETS["large"]' not in small
+    assert 'SIZING_PRESETS["large"]' in large
+    assert 'name="dev"' in large and 'name="staging"' in large
+
+
+@pytest.mark.parametrize("fixture", ["default_project", "large_project"])
+def test_rendered_project_is_formatted_and_passes_its_tests(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    project: Path = request.getfixturevalue(fixture)
+    run(["uv", "sync", "--quiet"], project)
+    run(["uv", "run", "ruff", "format", "--check", "."], project)
+    run(["uv", "run", "ruff", "check", "."], project)
+    result = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+@pytest.mark.parametrize("fixture", ["default_project", "large_project"])
+def test_cdk_cli_synthesizes_offline_in_strict_mode(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    project: Path = request.getfixturevalue(fixture)
+    run(["uv", "sync", "--quiet"], project)
+    run(["npm", "install", "--no-fund", "--no-audit", "--silent"], project)
+    result = run(["npx", "cdk", "synth", "--strict", "--quiet"], project)
+    assert "Successfully synthesized" in result.stdout + result.stderr
+    assert (project / "cdk.out" / "OrdersApi-Prod-Compute.template.json").is_file()
+
+
+def test_sample_service_tests_pass(default_project: Path) -> None:
+    service = default_project / "service"
+    run(["uv", "sync", "--quiet"], service)
+    result = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], service)
+    assert " passed" in result.stdout
+
+
+BAD_ANSWERS = [
+    ("service_name", "Orders_API", "service_name"),
+    ("service_name", "orders-", "service_name"),
+    ("service_name", "a" * 25, "service_name"),
+    ("aws_account_id", "12345", "aws_account_id"),
+    ("aws_region", "mars-north-1", "aws_region"),
+    ("github_repository", "acme", "github_repository"),
+    ("health_check_path", "health", "health_check_path"),
+    ("cdk_qualifier", "Too-Long-Qualifier", "cdk_qualifier"),
+    ("domain_name", "Not A Domain", "domain_name"),
+]
+
+
+@pytest.mark.parametrize(("question", "value", "message"), BAD_ANSWERS)
+def test_bad_answers_are_refused_and_nothing_is_written(
+    tmp_path: Path, question: str, value: str, message: str
+) -> None:
+    destination = tmp_path / "out"
+    with pytest.raises(ValueError, match=message):
+        render(destination, **{question: value})
+    assert not destination.exists() or not any(destination.iterdir())
+
+
+def test_domain_without_hosted_zone_is_refused(tmp_path: Path) -> None:
+    destination = tmp_path / "out"
+    with pytest.raises(ValueError, match="hosted_zone_id"):
+        render(destination, domain_name="orders.example.com")
+    assert not destination.exists() or not any(destination.iterdir())
+
+
+def test_environments_without_prod_are_refused(tmp_path: Path) -> None:
+    destination = tmp_path / "out"
+    with pytest.raises(ValueError, match="environments"):
+        render(destination, environments=["dev"])
+    assert not destination.exists() or not any(destination.iterdir())
