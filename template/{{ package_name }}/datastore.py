@@ -84,7 +84,8 @@ class Database(Construct):
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             cloudwatch_logs_exports=list(DATABASE_LOG_TYPES),
-            deletion_protection=environment.is_production,
+            # Every environment: deleting a database takes two deliberate steps.
+            deletion_protection=True,
             removal_policy=RemovalPolicy.SNAPSHOT,
         )
         for log_group in log_groups:
