@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -29,11 +28,6 @@ def naming() -> ModuleType:
     return _load("extensions/naming.py")
 
 
-def sizing() -> ModuleType:
-    # The rendered project's own preset table: one table serves the code and the docs.
-    return _load("template/{{ package_name }}/sizing.py")
-
-
 def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
     """The rendered environments in deploy order, each with its account and sizing."""
     chosen = answers.get("environments") or ["prod"]
@@ -52,7 +46,7 @@ def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class ServiceContext(ContextHook):
-    """Adds package_name, stack_prefix, availability_zones and the environment list."""
+    """Adds package_name, stack_prefix, availability_zones and deploy_environments."""
 
     def hook(self, context: dict[str, Any]) -> None:
         # Questions are rendered before every answer exists; compute only at render time.
@@ -61,10 +55,5 @@ class ServiceContext(ContextHook):
         names = naming()
         context["package_name"] = names.snake_case(context["service_name"])
         context["stack_prefix"] = names.pascal_case(context["service_name"])
-        context["availability_zones"] = list(
-            names.REGION_AVAILABILITY_ZONES[context["aws_region"]]
-        )
+        context["availability_zones"] = list(names.REGION_AVAILABILITY_ZONES[context["aws_region"]])
         context["deploy_environments"] = environments(context)
-        context["sizing_presets"] = {
-            name: asdict(preset) for name, preset in sizing().SIZING_PRESETS.items()
-        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -49,6 +50,13 @@ def run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.Complet
     )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+@functools.cache
+def synced(project: Path) -> Path:
+    """`uv sync` a rendered project once, however many tests need its environment."""
+    run(["uv", "sync", "--quiet"], project)
+    return project
 
 
 @pytest.fixture(scope="session")

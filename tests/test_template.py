@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, render, run
+from .conftest import TEMPLATE, render, run, synced
 
 UNRENDERED = re.compile(r"\{\{|\{%")
 
@@ -36,8 +37,6 @@ def test_render_has_every_phase_and_no_jinja(fixture: str, request: pytest.Fixtu
 
 
 def test_package_json_pins_the_cdk_cli(default_project: Path) -> None:
-    import json
-
     version = json.loads((default_project / "package.json").read_text())["devDependencies"][
         "aws-cdk"
     ]
@@ -45,8 +44,6 @@ def test_package_json_pins_the_cdk_cli(default_project: Path) -> None:
 
 
 def test_cdk_json_carries_the_qualifier(default_project: Path) -> None:
-    import json
-
     context = json.loads((default_project / "cdk.json").read_text())["context"]
     assert context["@aws-cdk/core:bootstrapQualifier"] == "ordersapi"
 
@@ -63,8 +60,7 @@ def test_sizing_differs_between_small_and_large(default_project: Path, large_pro
 def test_rendered_project_is_formatted_and_passes_its_tests(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
-    project: Path = request.getfixturevalue(fixture)
-    run(["uv", "sync", "--quiet"], project)
+    project = synced(request.getfixturevalue(fixture))
     run(["uv", "run", "ruff", "format", "--check", "."], project)
     run(["uv", "run", "ruff", "check", "."], project)
     result = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project)
@@ -75,8 +71,7 @@ def test_rendered_project_is_formatted_and_passes_its_tests(
 def test_cdk_cli_synthesizes_offline_in_strict_mode(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
-    project: Path = request.getfixturevalue(fixture)
-    run(["uv", "sync", "--quiet"], project)
+    project = synced(request.getfixturevalue(fixture))
     run(["npm", "install", "--no-fund", "--no-audit", "--silent"], project)
     result = run(["npx", "cdk", "synth", "--strict", "--quiet"], project)
     assert "Successfully synthesized" in result.stdout + result.stderr

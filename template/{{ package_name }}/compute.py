@@ -184,7 +184,7 @@ class FargateService(Construct):
             retention=environment.log_retention,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        container = self.task_definition.add_container(
+        self.task_definition.add_container(
             "App",
             image=ecs.ContainerImage.from_asset(
                 str(SERVICE_SOURCE), platform=ecr_assets.Platform.LINUX_AMD64
@@ -216,8 +216,6 @@ class FargateService(Construct):
             "The plain environment holds only non-secret settings (endpoints, ports, names); "
             "every credential is injected from Secrets Manager through `secrets`.",
         )
-        assert container is not None
-
         acknowledge(
             self.execution_role.node.find_child("DefaultPolicy"),
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",

@@ -26,12 +26,3 @@ def bootstrap_synthesizer(qualifier: str) -> DefaultStackSynthesizer:
 def bootstrap_role_arn(kind: str, *, qualifier: str, account: str, region: str) -> str:
     """The ARN of a role created by ``cdk bootstrap --qualifier <qualifier>``."""
     return f"arn:aws:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
-
-
-def bootstrap_command(*, qualifier: str, account: str, region: str) -> str:
-    """The command an administrator runs once per account and region (see README)."""
-    return (
-        f"npx cdk bootstrap aws://{account}/{region} --qualifier {qualifier} "
-        f"--toolkit-stack-name CDKToolkit-{qualifier} "
-        "--cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess"
-    )
