@@ -28,6 +28,10 @@ def naming() -> ModuleType:
     return _load("extensions/naming.py")
 
 
+def pins() -> ModuleType:
+    return _load("extensions/pins.py")
+
+
 def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
     """The rendered environments in deploy order, each with its account and sizing."""
     chosen = answers.get("environments") or ["prod"]
@@ -46,7 +50,8 @@ def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class ServiceContext(ContextHook):
-    """Adds package_name, stack_prefix, availability_zones and deploy_environments."""
+    """Adds package_name, stack_prefix, availability_zones, deploy_environments and the
+    pinned versions the workflows use (actions, uv_version, node_version)."""
 
     def hook(self, context: dict[str, Any]) -> None:
         # Questions are rendered before every answer exists; compute only at render time.
@@ -57,3 +62,6 @@ class ServiceContext(ContextHook):
         context["stack_prefix"] = names.pascal_case(context["service_name"])
         context["availability_zones"] = list(names.REGION_AVAILABILITY_ZONES[context["aws_region"]])
         context["deploy_environments"] = environments(context)
+        context["actions"] = pins().action_pins()
+        context["uv_version"] = pins().UV_VERSION
+        context["node_version"] = pins().NODE_VERSION

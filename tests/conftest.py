@@ -28,7 +28,15 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     os.environ["UV_PYTHON_DOWNLOADS"] = "never"
     os.environ["CDK_DISABLE_CLI_TELEMETRY"] = "true"
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    # No AWS credentials (synth must not need them) and not this repository's virtualenv
+    # (each rendered project has its own).
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "VIRTUAL_ENV",
+    ):
         os.environ.pop(name, None)
 
 
@@ -73,3 +81,20 @@ def large_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         domain_name="orders.example.com",
         hosted_zone_id="Z0123456789ABCDEFGHIJ",
     )
+
+
+@pytest.fixture(scope="session")
+def medium_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff."""
+    return render(
+        tmp_path_factory.mktemp("medium") / "orders-api",
+        sizing="medium",
+        aws_region="us-east-1",
+        environments=["dev", "prod"],
+        dev_account_id="210987654321",
+        import_github_oidc_provider=True,
+        enable_pr_diff=False,
+    )
+
+
+PROJECTS = ["default_project", "medium_project", "large_project"]

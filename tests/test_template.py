@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, render, run, synced
+from .conftest import PROJECTS, TEMPLATE, render, run, synced
 
-UNRENDERED = re.compile(r"\{\{|\{%")
+# Jinja left behind; `${{ }}` is a GitHub Actions expression, not Jinja.
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%")
 
 
 def test_every_question_has_type_and_help() -> None:
@@ -24,7 +25,7 @@ def test_every_question_has_type_and_help() -> None:
         assert "type" in question and "help" in question, name
 
 
-@pytest.mark.parametrize("fixture", ["default_project", "large_project"])
+@pytest.mark.parametrize("fixture", PROJECTS)
 def test_render_has_every_phase_and_no_jinja(fixture: str, request: pytest.FixtureRequest) -> None:
     project: Path = request.getfixturevalue(fixture)
     for path in ("app.py", "cdk.json", "package.json", "pyproject.toml", "service/Dockerfile"):
@@ -56,7 +57,7 @@ def test_sizing_differs_between_small_and_large(default_project: Path, large_pro
     assert 'name="dev"' in large and 'name="staging"' in large
 
 
-@pytest.mark.parametrize("fixture", ["default_project", "large_project"])
+@pytest.mark.parametrize("fixture", PROJECTS)
 def test_rendered_project_is_formatted_and_passes_its_tests(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
@@ -67,15 +68,20 @@ def test_rendered_project_is_formatted_and_passes_its_tests(
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
-@pytest.mark.parametrize("fixture", ["default_project", "large_project"])
-def test_cdk_cli_synthesizes_offline_in_strict_mode(
+@pytest.mark.parametrize("fixture", PROJECTS)
+def test_cdk_cli_synthesizes_offline_in_strict_mode_and_cfn_lint_passes(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
     project = synced(request.getfixturevalue(fixture))
     run(["npm", "install", "--no-fund", "--no-audit", "--silent"], project)
     result = run(["npx", "cdk", "synth", "--strict", "--quiet"], project)
-    assert "Successfully synthesized" in result.stdout + result.stderr
-    assert (project / "cdk.out" / "OrdersApi-Prod-Compute.template.json").is_file()
+    output = result.stdout + result.stderr
+    assert "Successfully synthesized" in output
+    assert "warning" not in output.lower()
+    templates = sorted((project / "cdk.out").glob("*.template.json"))
+    assert project / "cdk.out" / "OrdersApi-Prod-Compute.template.json" in templates
+    # cfn-lint: zero errors and zero warnings (any finding exits non-zero).
+    run(["uv", "run", "cfn-lint", *map(str, templates)], project)
 
 
 def test_sample_service_tests_pass(default_project: Path) -> None:

@@ -239,8 +239,12 @@ class FargateService(Construct):
             health_check_grace_period=Duration.seconds(60),
             enable_execute_command=False,
         )
-        listener.add_targets(
-            "Service",
+        # The target group is the service's own, not a child of the listener: the service
+        # then depends on the listener alone (no DependsOn that repeats its own Ref).
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "TargetGroup",
+            vpc=network.vpc,
             port=service.container_port,
             protocol=elbv2.ApplicationProtocol.HTTP,
             targets=[self.service],
@@ -254,6 +258,7 @@ class FargateService(Construct):
                 unhealthy_threshold_count=3,
             ),
         )
+        listener.add_target_groups("Service", target_groups=[self.target_group])
 
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.task_min_count, max_capacity=sizing.task_max_count

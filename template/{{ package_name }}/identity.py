@@ -65,6 +65,7 @@ class GithubRole(Construct):
         subjects: list[str],
         bootstrap_roles: list[str],
         description: str,
+        max_session_duration: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
         principal = iam.WebIdentityPrincipal(
@@ -83,7 +84,7 @@ class GithubRole(Construct):
             role_name=role_name,
             assumed_by=principal,
             description=description,
-            max_session_duration=Duration.hours(1),
+            max_session_duration=max_session_duration,
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -130,6 +131,8 @@ class IdentityStack(Stack):
             subjects=deploy_subjects(service.github.repository, environment.name),
             bootstrap_roles=bootstrap_roles(*DEPLOY_BOOTSTRAP_ROLES),
             description=f"GitHub Actions deploys {service.name} to {environment.name}",
+            # The workflow's deploy job may run up to two hours (a Multi-AZ database).
+            max_session_duration=Duration.hours(2),
         )
         CfnOutput(self, "DeployRoleArn", value=deploy.role.role_arn)
 
@@ -142,5 +145,6 @@ class IdentityStack(Stack):
                 subjects=pull_request_subjects(service.github.repository),
                 bootstrap_roles=bootstrap_roles("lookup"),
                 description=f"Pull requests read {service.name}'s {environment.name} stacks",
+                max_session_duration=Duration.hours(1),
             )
             CfnOutput(self, "DiffRoleArn", value=diff.role.role_arn)

@@ -1,0 +1,139 @@
+"""The rendered pipeline: keyless, pinned, serialized, gated, and clean under zizmor.
+
+That each role trusts exactly the subject its job presents is proven inside every rendered
+project (tests/test_pipeline.py, run by test_template.py against the synthesized stacks).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import PROJECTS, run
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+LOCAL = re.compile(r"^\$/\.github/(actions/[\w-]+|workflows/[\w-]+\.yml)$")
+EXPRESSION = re.compile(r"\$\{\{")
+
+
+def _github_files(project: Path) -> list[Path]:
+    return sorted(p for p in (project / ".github").rglob("*.yml"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    if "runs" in document:  # a composite action
+        return document["runs"]["steps"]
+    return [step for job in document.get("jobs", {}).values() for step in job.get("steps", [])]
+
+
+@pytest.fixture(params=PROJECTS)
+def project(request: pytest.FixtureRequest) -> Path:
+    return request.getfixturevalue(request.param)
+
+
+def test_workflow_files_follow_the_answers(
+    default_project: Path, medium_project: Path, large_project: Path
+) -> None:
+    for project, has_diff in ((default_project, True), (medium_project, False)):
+        workflows = {p.name for p in (project / ".github" / "workflows").iterdir()}
+        assert workflows == {"ci.yml", "deploy.yml"} | ({"diff.yml"} if has_diff else set())
+    deploy = _load(large_project / ".github" / "workflows" / "deploy.yml")
+    assert [job for job in deploy["jobs"] if job.startswith("deploy-")] == [
+        "deploy-dev",
+        "deploy-staging",
+        "deploy-prod",
+    ]
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version(project: Path) -> None:
+    # The version comment is only in the text: check the raw `uses:` lines.
+    for path in _github_files(project):
+        for line in path.read_text().splitlines():
+            if match := re.match(r"^\s*(?:- )?uses: (.+)$", line):
+                reference = match.group(1)
+                assert PINNED.match(reference) or LOCAL.match(reference), f"{path}: {reference}"
+
+
+def test_least_privilege_and_hardening(project: Path) -> None:
+    for path in sorted((project / ".github" / "workflows").glob("*.yml")):
+        workflow = _load(path)
+        assert workflow["permissions"] == {}, path.name
+        for job_id, job in workflow["jobs"].items():
+            where = f"{path.name}: {job_id}"
+            if "uses" in job:  # a reusable workflow: it has its own jobs and timeouts
+                assert job["permissions"] == {"contents": "read"}, where
+                continue
+            assert 0 < job["timeout-minutes"] <= 120, where
+            assert job["runs-on"] == "ubuntu-24.04", where
+            assert set(job["permissions"]) <= {"contents", "id-token"}, where
+            assert job["permissions"]["contents"] == "read", where
+    for path in _github_files(project):
+        for step in _steps(_load(path)):
+            # No expression is spliced into a script: values reach scripts through env.
+            assert not EXPRESSION.search(step.get("run", "")), f"{path.name}: {step}"
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, path.name
+            assert not step.get("uses", "").startswith("actions/cache"), path.name
+            if step.get("uses", "").startswith("astral-sh/setup-uv@"):
+                assert step["with"]["enable-cache"] is False, path.name
+
+
+def test_no_long_lived_aws_keys(project: Path) -> None:
+    for path in _github_files(project):
+        text = path.read_text()
+        for forbidden in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET", "secrets."):
+            assert forbidden not in text, f"{path.name}: {forbidden}"
+
+
+def test_ci_runs_every_check_without_aws(project: Path) -> None:
+    ci = _load(project / ".github" / "workflows" / "ci.yml")
+    assert set(ci[True]) == {"pull_request", "workflow_call", "workflow_dispatch"}
+    scripts = "\n".join(step.get("run", "") for step in _steps(ci))
+    for command in (
+        "uv run ruff format --check .",
+        "uv run ruff check .",
+        "uv run pytest",
+        "npx cdk synth --strict",
+        "uv run cfn-lint cdk.out/*.template.json",
+        "uv run zizmor --offline .github",
+        "docker build",
+    ):
+        assert command in scripts, command
+    assert "configure-aws-credentials" not in (project / ".github/workflows/ci.yml").read_text()
+    deploy = _load(project / ".github" / "workflows" / "deploy.yml")
+    assert deploy[True] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert deploy["jobs"]["checks"]["uses"] == "$/.github/workflows/ci.yml"
+
+
+def test_dependabot_keeps_every_ecosystem_current_with_a_cooldown(project: Path) -> None:
+    updates = _load(project / ".github" / "dependabot.yml")["updates"]
+    assert {u["package-ecosystem"] for u in updates} == {"github-actions", "uv", "npm", "docker"}
+    for update in updates:
+        assert update["cooldown"]["default-days"] >= 7, update["package-ecosystem"]
+
+
+def test_zizmor_finds_nothing(project: Path) -> None:
+    # The auditor persona reports everything zizmor knows, pedantic findings included.
+    result = run(
+        ["zizmor", "--offline", "--persona", "auditor", "--no-progress", ".github"], project
+    )
+    assert "No findings to report" in result.stdout
+
+
+def test_github_files_match_their_schemas(project: Path) -> None:
+    github = project / ".github"
+    for schema, paths in (
+        ("vendor.github-workflows", sorted((github / "workflows").glob("*.yml"))),
+        ("vendor.github-actions", sorted((github / "actions").glob("*/action.yml"))),
+        ("vendor.dependabot", [github / "dependabot.yml"]),
+    ):
+        command = ["check-jsonschema", "--builtin-schema", schema, *map(str, paths)]
+        run(command, project)
