@@ -32,6 +32,11 @@ def pins() -> ModuleType:
     return _load("extensions/pins.py")
 
 
+def acknowledgements() -> ModuleType:
+    """The rendered package's table of acknowledged findings (plain Python, no CDK import)."""
+    return _load("template/{{ package_name }}/acknowledgements.py")
+
+
 def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
     """The rendered environments in deploy order, each with its account and sizing."""
     chosen = answers.get("environments") or ["prod"]
@@ -51,7 +56,8 @@ def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
 
 class ServiceContext(ContextHook):
     """Adds package_name, stack_prefix, availability_zones, deploy_environments and the
-    pinned versions the workflows use (actions, uv_version, node_version)."""
+    pinned versions the workflows use (actions, uv_version, node_version) and the table of
+    acknowledged findings the docs list."""
 
     def hook(self, context: dict[str, Any]) -> None:
         # Questions are rendered before every answer exists; compute only at render time.
@@ -65,3 +71,5 @@ class ServiceContext(ContextHook):
         context["actions"] = pins().action_pins()
         context["uv_version"] = pins().UV_VERSION
         context["node_version"] = pins().NODE_VERSION
+        context["acknowledgements"] = acknowledgements().ACKNOWLEDGEMENTS
+        context["acknowledgement_budget"] = acknowledgements().BUDGET

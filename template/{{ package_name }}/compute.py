@@ -20,6 +20,7 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .acknowledgements import ACCESS_LOG_BUCKET, ECR_AUTHORIZATION_TOKEN, PLAIN_TASK_ENVIRONMENT
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import Cache, Database
 from .network import Network
@@ -63,12 +64,7 @@ class LoadBalancer(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(
-            self.access_logs,
-            "AwsSolutions::AwsSolutions-S1",
-            "This bucket is the destination of the load balancer's access logs; logging "
-            "access to it into yet another bucket would only move the finding there.",
-        )
+        acknowledge(self.access_logs, ACCESS_LOG_BUCKET)
         self.alb = elbv2.ApplicationLoadBalancer(
             self,
             "Alb",
@@ -210,19 +206,8 @@ class FargateService(Construct):
                 "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(cache.auth_token),
             },
         )
-        acknowledge(
-            self.task_definition,
-            "AwsSolutions::AwsSolutions-ECS2",
-            "The plain environment holds only non-secret settings (endpoints, ports, names); "
-            "every credential is injected from Secrets Manager through `secrets`.",
-        )
-        acknowledge(
-            self.execution_role.node.find_child("DefaultPolicy"),
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on "
-            "'*'; every other statement of the execution role names its repository, log group "
-            "and secrets.",
-        )
+        acknowledge(self.task_definition, PLAIN_TASK_ENVIRONMENT)
+        acknowledge(self.execution_role.node.find_child("DefaultPolicy"), ECR_AUTHORIZATION_TOKEN)
 
         self.service = ecs.FargateService(
             self,

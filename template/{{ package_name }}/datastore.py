@@ -13,6 +13,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from .acknowledgements import REDIS_AUTH_TOKEN_ROTATION, SINGLE_AZ_DATABASE, SINGLE_NODE_CACHE
 from .config import EnvironmentConfig, ServiceConfig
 from .network import Network
 from .policy import acknowledge
@@ -132,12 +133,7 @@ class Cache(Construct):
                 exclude_punctuation=True,
             ),
         )
-        acknowledge(
-            self.auth_token,
-            "AwsSolutions::AwsSolutions-SMG4",
-            "Redis AUTH tokens cannot be rotated by Secrets Manager's single-user rotation; "
-            "the runbook rotates them with ElastiCache's ROTATE strategy without downtime.",
-        )
+        acknowledge(self.auth_token, REDIS_AUTH_TOKEN_ROTATION)
         subnet_group = elasticache.CfnSubnetGroup(
             self,
             "SubnetGroup",
@@ -187,12 +183,7 @@ class Cache(Construct):
         )
         self.replication_group.apply_removal_policy(RemovalPolicy.SNAPSHOT)
         if not sizing.cache_failover:
-            acknowledge(
-                self.replication_group,
-                "AwsSolutions::AwsSolutions-AEC4",
-                "The small sizing runs one Redis node to save cost; the cache holds no data "
-                "that cannot be rebuilt. The medium and large sizings run Multi-AZ.",
-            )
+            acknowledge(self.replication_group, SINGLE_NODE_CACHE)
 
 
 class DatastoreStack(Stack):
@@ -222,9 +213,4 @@ class DatastoreStack(Stack):
             self, "Cache", network=network, environment=environment, port=service.cache_port
         )
         if not environment.sizing.database_multi_az:
-            acknowledge(
-                self.database.instance,
-                "AwsSolutions::AwsSolutions-RDS3",
-                "The small sizing runs a single-AZ database to save cost; backups and "
-                "snapshots protect the data. The medium and large sizings run Multi-AZ.",
-            )
+            acknowledge(self.database.instance, SINGLE_AZ_DATABASE)

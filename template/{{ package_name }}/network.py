@@ -11,6 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from .acknowledgements import EXPLICIT_AVAILABILITY_ZONES, PUBLIC_LOAD_BALANCER
 from .config import EnvironmentConfig, ServiceConfig
 from .policy import acknowledge
 
@@ -63,6 +64,7 @@ class Network(Construct):
                 ),
             ],
         )
+        acknowledge(self.vpc, EXPLICIT_AVAILABILITY_ZONES)
         _drop_duplicate_dependency_of_default_security_group_handler(Stack.of(self))
         flow_log_group = logs.LogGroup(
             self,
@@ -125,12 +127,7 @@ class Network(Construct):
             self.load_balancer_security_group.add_ingress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"Internet to the load balancer ({port})"
             )
-        acknowledge(
-            self.load_balancer_security_group,
-            "AwsSolutions::AwsSolutions-EC23",
-            "The internet-facing load balancer is the service's public entrance: it must accept "
-            "HTTP(S) from anywhere. It forwards only to the service's port.",
-        )
+        acknowledge(self.load_balancer_security_group, PUBLIC_LOAD_BALANCER)
         self.service_security_group.connections.allow_from(
             self.load_balancer_security_group,
             ec2.Port.tcp(container_port),
