@@ -32,6 +32,42 @@ def pins() -> ModuleType:
     return _load("extensions/pins.py")
 
 
+def sizing() -> ModuleType:
+    """The rendered package's sizing presets (plain Python, no CDK import)."""
+    return _load("template/{{ package_name }}/sizing.py")
+
+
+# (row label, how to show one preset's value), in the order the docs show them.
+SIZING_ROWS: tuple[tuple[str, Any], ...] = (
+    ("Availability zones", lambda s: str(s.availability_zones)),
+    ("NAT gateways", lambda s: str(min(s.nat_gateways, s.availability_zones))),
+    ("Database instance", lambda s: f"db.{s.database_instance_type}"),
+    (
+        "Database storage (GiB, autoscaling to)",
+        lambda s: f"{s.database_allocated_storage_gib} → {s.database_max_allocated_storage_gib}",
+    ),
+    ("Database Multi-AZ", lambda s: "yes" if s.database_multi_az else "no"),
+    ("Database backups (days)", lambda s: str(s.database_backup_retention_days)),
+    ("Redis node", lambda s: s.cache_node_type),
+    ("Redis replicas", lambda s: str(s.cache_replicas)),
+    ("Redis failover and Multi-AZ", lambda s: "yes" if s.cache_failover else "no"),
+    ("Task CPU / memory", lambda s: f"{s.task_cpu / 1024:g} vCPU / {s.task_memory_mib} MiB"),
+    ("Tasks (autoscaling)", lambda s: f"{s.task_min_count} → {s.task_max_count}"),
+)
+
+
+def sizing_table() -> str:
+    """The sizing presets as a Markdown table: one column per preset."""
+    presets = sizing().SIZING_PRESETS
+    lines = [
+        "| | " + " | ".join(f"`{name}`" for name in presets) + " |",
+        "| --- |" + " --- |" * len(presets),
+    ]
+    for label, show in SIZING_ROWS:
+        lines.append(f"| {label} | " + " | ".join(show(p) for p in presets.values()) + " |")
+    return "\n".join(lines)
+
+
 def acknowledgements() -> ModuleType:
     """The rendered package's table of acknowledged findings (plain Python, no CDK import)."""
     return _load("template/{{ package_name }}/acknowledgements.py")
@@ -73,3 +109,4 @@ class ServiceContext(ContextHook):
         context["node_version"] = pins().NODE_VERSION
         context["acknowledgements"] = acknowledgements().ACKNOWLEDGEMENTS
         context["acknowledgement_budget"] = acknowledgements().BUDGET
+        context["sizing_table"] = sizing_table()

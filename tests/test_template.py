@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,42 @@ def test_environments_without_prod_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="environments"):
         render(destination, environments=["dev"])
     assert not destination.exists() or not any(destination.iterdir())
+
+
+def test_pre_commit_hooks_pass_and_catch_a_planted_key(tmp_path: Path) -> None:
+    # Its own render: this test commits files and plants a key.
+    project = synced(render(tmp_path / "orders-api"))
+    run(["git", "add", "--all"], project)
+    hooks = ["uv", "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"]
+    result = run(hooks, project)
+    for hook in ("detect-secrets", "ruff format", "ruff check", "zizmor"):
+        assert hook in result.stdout, hook
+    leaked = project / "orders_api" / "leaked.py"
+    # AWS's documented example key, split so this file holds no key itself.
+    leaked.write_text('SECRET_ACCESS_KEY = "' + "wJalrXUtnFEMI/K7MDENG/" + 'bPxRfiCYEXAMPLEKEY"\n')
+    run(["git", "add", "--all"], project)
+    caught = subprocess.run(hooks, cwd=project, capture_output=True, text=True, check=False)
+    assert caught.returncode != 0
+    assert "leaked.py" in caught.stdout
+
+
+def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path) -> None:
+    readme = (large_project / "README.md").read_text()
+    assert "npx cdk bootstrap aws://123456789012/ap-northeast-1 \\" in readme
+    assert "--qualifier ordersapi \\\n  --toolkit-stack-name CDKToolkit-ordersapi" in readme
+    for env in ("Dev", "Staging", "Prod"):
+        assert f"npx cdk deploy OrdersApi-{env}-Identity" in readme
+    assert "dev → staging → prod" in readme
+    assert "required reviewers" in readme and "cancel-in-progress: false" in readme
+    for runbook in ("rotate-secret", "--auth-token-update-strategy ROTATE", "force-new-deployment"):
+        assert runbook in readme, runbook
+    assert "Node.js 22 or newer" in readme
+    cdk_json = json.loads((large_project / "cdk.json").read_text())
+    assert cdk_json["toolkitStackName"] == "CDKToolkit-ordersapi"
+
+
+def test_readme_shows_the_sizing_presets_of_the_code(default_project: Path) -> None:
+    readme = (default_project / "README.md").read_text()
+    assert "| | `small` | `medium` | `large` |" in readme
+    assert "| Database Multi-AZ | no | yes | yes |" in readme
+    assert "| Tasks (autoscaling) | 1 → 2 | 2 → 6 | 3 → 12 |" in readme

@@ -7,7 +7,7 @@ run time, from Secrets Manager; every log goes to CloudWatch Logs with a retenti
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -290,3 +290,7 @@ class ComputeStack(Stack):
             cache=cache,
             listener=self.load_balancer.listener,
         )
+        # What the runbook's commands need (README: "Runbook").
+        CfnOutput(self, "ClusterName", value=self.service.cluster.cluster_name)
+        CfnOutput(self, "ServiceName", value=self.service.service.service_name)
+        CfnOutput(self, "LoadBalancerDnsName", value=self.load_balancer.alb.load_balancer_dns_name)

@@ -5,7 +5,7 @@ transit, with credentials generated into Secrets Manager and never written anywh
 """
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_logs as logs
@@ -214,3 +214,7 @@ class DatastoreStack(Stack):
         )
         if not environment.sizing.database_multi_az:
             acknowledge(self.database.instance, SINGLE_AZ_DATABASE)
+        # What the runbook's commands need (README: "Runbook").
+        CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
+        CfnOutput(self, "CacheAuthTokenSecretArn", value=self.cache.auth_token.secret_arn)
+        CfnOutput(self, "CacheReplicationGroupId", value=self.cache.replication_group.ref)

@@ -12,8 +12,9 @@ import pytest
 from app.checks import NamedCheck
 from app.server import AppServer
 
-SECRET_PASSWORD = "pg-s3cret-do-not-log"
-SECRET_TOKEN = "redis-t0ken-do-not-log"
+# Fakes, to prove the service never logs them.
+SECRET_PASSWORD = "pg-s3cret-do-not-log"  # pragma: allowlist secret
+SECRET_TOKEN = "redis-t0ken-do-not-log"  # pragma: allowlist secret
 
 BASE_ENV = {
     "DB_HOST": "db.internal",
