@@ -6,11 +6,12 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from .conftest import PROJECTS, TEMPLATE, render, run, synced
+from .conftest import BASE_ANSWERS, PROJECTS, TEMPLATE, render, run, synced
 
 # Jinja left behind; `${{ }}` is a GitHub Actions expression, not Jinja.
 # What the project's own tools create after rendering (other tests run them).
@@ -94,40 +95,56 @@ def test_sample_service_tests_pass(default_project: Path) -> None:
     assert " passed" in result.stdout
 
 
-BAD_ANSWERS = [
-    ("service_name", "Orders_API", "service_name"),
-    ("service_name", "orders-", "service_name"),
-    ("service_name", "a" * 25, "service_name"),
-    ("aws_account_id", "12345", "aws_account_id"),
-    ("aws_region", "mars-north-1", "aws_region"),
-    ("github_repository", "acme", "github_repository"),
-    ("health_check_path", "health", "health_check_path"),
-    ("cdk_qualifier", "Too-Long-Qualifier", "cdk_qualifier"),
-    ("domain_name", "Not A Domain", "domain_name"),
+ZONE = {"domain_name": "orders.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}
+# (answers, what the message must say: the question, the value and the rule)
+BAD_ANSWERS: list[tuple[dict[str, Any], str]] = [
+    ({"service_name": "Orders_API"}, r"service_name: 'Orders_API' must use lowercase letters"),
+    ({"service_name": "orders-"}, r"service_name: 'orders-' .* not end with a hyphen"),
+    ({"service_name": "a" * 25}, r"service_name: 'a{25}' is 25 characters; at most 24"),
+    ({"aws_account_id": "12345"}, r"aws_account_id: '12345' is not an AWS account id"),
+    ({"aws_account_id": "1234567890123"}, r"aws_account_id: '1234567890123' .*12 digits"),
+    ({"aws_region": "mars-north-1"}, r"aws_region: 'mars-north-1' is not a region"),
+    ({"github_repository": "acme"}, r"github_repository: 'acme' must be 'owner/name'"),
+    ({"github_repository": "acme/bad name"}, r"github_repository: 'acme/bad name' must be"),
+    ({"sizing": "huge"}, r"'sizing': 'huge' is not in \['small', 'medium', 'large'\]"),
+    ({"environments": ["qa", "prod"]}, r"'environments': 'qa' is not in"),
+    ({"environments": ["dev"]}, r"environments: 'prod' is required \(got \['dev'\]\)"),
+    (
+        {"environments": ["dev", "prod"], "dev_account_id": "1234"},
+        r"dev_account_id: '1234' is not an AWS account id",
+    ),
+    ({"health_check_path": "health"}, r"health_check_path: 'health' must start with '/'"),
+    ({"cdk_qualifier": "Too-Long-Qualifier"}, r"cdk_qualifier: 'Too-Long-Qualifier' must be 1"),
+    ({"domain_name": "Not A Domain"}, r"domain_name: 'Not A Domain' must be a lowercase DNS"),
+    # Combinations that cannot work.
+    ({"domain_name": "orders.example.com"}, r"hosted_zone_id: required when domain_name"),
+    ({**ZONE, "hosted_zone_id": "bad"}, r"hosted_zone_id: 'bad' is not a Route 53 hosted zone"),
+    ({**ZONE, "hosted_zone_name": "other.com"}, r"hosted_zone_name: 'other.com' must be"),
 ]
 
 
-@pytest.mark.parametrize(("question", "value", "message"), BAD_ANSWERS)
+@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
 def test_bad_answers_are_refused_and_nothing_is_written(
-    tmp_path: Path, question: str, value: str, message: str
+    tmp_path: Path, answers: dict[str, Any], message: str
 ) -> None:
     destination = tmp_path / "out"
     with pytest.raises(ValueError, match=message):
-        render(destination, **{question: value})
+        render(destination, **answers)
     assert not destination.exists() or not any(destination.iterdir())
 
 
-def test_domain_without_hosted_zone_is_refused(tmp_path: Path) -> None:
+def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> None:
     destination = tmp_path / "out"
-    with pytest.raises(ValueError, match="hosted_zone_id"):
-        render(destination, domain_name="orders.example.com")
-    assert not destination.exists() or not any(destination.iterdir())
-
-
-def test_environments_without_prod_are_refused(tmp_path: Path) -> None:
-    destination = tmp_path / "out"
-    with pytest.raises(ValueError, match="environments"):
-        render(destination, environments=["dev"])
+    answers = {**BASE_ANSWERS, "aws_account_id": "12345"}
+    data = [arg for key, value in answers.items() for arg in ("--data", f"{key}={value}")]
+    result = subprocess.run(
+        ["copier", "copy", "--trust", "--defaults", *data, str(TEMPLATE), str(destination)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "aws_account_id: '12345' is not an AWS account id" in result.stderr
     assert not destination.exists() or not any(destination.iterdir())
 
 
