@@ -67,15 +67,22 @@ def synced(project: Path) -> Path:
     return project
 
 
-@pytest.fixture(scope="session")
-def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("default") / "orders-api")
+def _copied(copie_session: Any, **answers: Any) -> Path:
+    """Render with pytest-copie once per session; the project must render cleanly."""
+    result = copie_session.copy(extra_answers={**BASE_ANSWERS, **answers})
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_dir)
 
 
 @pytest.fixture(scope="session")
-def large_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(
-        tmp_path_factory.mktemp("large") / "orders-api",
+def default_project(copie_session: Any) -> Path:
+    return _copied(copie_session)
+
+
+@pytest.fixture(scope="session")
+def large_project(copie_session: Any) -> Path:
+    return _copied(
+        copie_session,
         sizing="large",
         environments=["dev", "staging", "prod"],
         domain_name="orders.example.com",
@@ -84,10 +91,10 @@ def large_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def medium_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def medium_project(copie_session: Any) -> Path:
     """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff."""
-    return render(
-        tmp_path_factory.mktemp("medium") / "orders-api",
+    return _copied(
+        copie_session,
         sizing="medium",
         aws_region="us-east-1",
         environments=["dev", "prod"],

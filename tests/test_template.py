@@ -125,12 +125,13 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
 def test_bad_answers_are_refused_and_nothing_is_written(
-    tmp_path: Path, answers: dict[str, Any], message: str
+    copie: Any, answers: dict[str, Any], message: str
 ) -> None:
-    destination = tmp_path / "out"
-    with pytest.raises(ValueError, match=message):
-        render(destination, **answers)
-    assert not destination.exists() or not any(destination.iterdir())
+    result = copie.copy(extra_answers={**BASE_ANSWERS, **answers})
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ValueError)
+    assert re.search(message, str(result.exception)), result.exception
+    assert not [path for path in copie.test_dir.rglob("*") if path.is_file()]
 
 
 def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> None:
