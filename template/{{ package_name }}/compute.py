@@ -23,6 +23,7 @@ from constructs import Construct
 from .acknowledgements import ACCESS_LOG_BUCKET, ECR_AUTHORIZATION_TOKEN, PLAIN_TASK_ENVIRONMENT
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import Cache, Database
+from .log_encryption import log_encryption_key
 from .network import Network
 from .policy import acknowledge
 
@@ -178,6 +179,7 @@ class FargateService(Construct):
             self,
             "Logs",
             retention=environment.log_retention,
+            encryption_key=log_encryption_key(self),
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.task_definition.add_container(

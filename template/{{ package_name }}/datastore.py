@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .acknowledgements import REDIS_AUTH_TOKEN_ROTATION, SINGLE_AZ_DATABASE, SINGLE_NODE_CACHE
 from .config import EnvironmentConfig, ServiceConfig
+from .log_encryption import log_encryption_key
 from .network import Network
 from .policy import acknowledge
 
@@ -59,6 +60,7 @@ class Database(Construct):
                 f"{log_type.capitalize()}Logs",
                 log_group_name=f"/aws/rds/instance/{instance_identifier}/{log_type}",
                 retention=environment.log_retention,
+                encryption_key=log_encryption_key(self),
                 removal_policy=RemovalPolicy.RETAIN,
             )
             for log_type in DATABASE_LOG_TYPES
@@ -146,6 +148,7 @@ class Cache(Construct):
             self,
             "SlowLog",
             retention=environment.log_retention,
+            encryption_key=log_encryption_key(self),
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.replication_group = elasticache.CfnReplicationGroup(

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from .acknowledgements import EXPLICIT_AVAILABILITY_ZONES, PUBLIC_LOAD_BALANCER
 from .config import EnvironmentConfig, ServiceConfig
+from .log_encryption import log_encryption_key
 from .policy import acknowledge
 
 VPC_CIDR = "10.0.0.0/16"
@@ -70,6 +71,7 @@ class Network(Construct):
             self,
             "FlowLogs",
             retention=log_retention,
+            encryption_key=log_encryption_key(self),
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.vpc.add_flow_log(

@@ -1,0 +1,51 @@
+"""Log groups encrypted with a customer-managed key: application logs, database logs and flow
+logs can hold personal data, so who may read them is decided by a key policy, and the key can be
+disabled to make them unreadable."""
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+KEY_ID = "LogEncryptionKey"
+
+
+def log_encryption_key(scope: Construct) -> kms.IKey:
+    """The stack's key for its log groups, created on first use (one per stack, so no stack
+    depends on another for its logs)."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(KEY_ID)
+    if existing is not None:
+        assert isinstance(existing, kms.Key)
+        return existing
+    key = kms.Key(
+        stack,
+        KEY_ID,
+        description=f"{stack.stack_name}: CloudWatch Logs encryption",
+        enable_key_rotation=True,
+        # Logs are retained after the stack is gone; their key must outlive them.
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    # CloudWatch Logs may use the key only for this account's log groups in this region.
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsOfThisAccount",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:aws:logs:{stack.region}:{stack.account}:log-group:*"
+                    )
+                }
+            },
+        )
+    )
+    return key
