@@ -26,6 +26,7 @@ from .datastore import Cache, Database
 from .log_encryption import log_encryption_key
 from .network import Network
 from .policy import acknowledge
+from .secret_rollout import RollTasksOnSecretChange
 
 # The sample service's Dockerfile: `cdk deploy` builds it and pushes it to the bootstrap
 # stack's ECR repository before the service is updated, so the first deploy has its image.
@@ -291,6 +292,13 @@ class ComputeStack(Stack):
             database=database,
             cache=cache,
             listener=self.load_balancer.listener,
+        )
+        RollTasksOnSecretChange(
+            self,
+            "RollOnSecretChange",
+            service=self.service.service,
+            secrets=[database.secret, cache.auth_token],
+            log_retention=environment.log_retention,
         )
         # What the runbook's commands need (README: "Runbook").
         CfnOutput(self, "ClusterName", value=self.service.cluster.cluster_name)

@@ -1,0 +1,92 @@
+"""New secret, new tasks: ECS injects secrets when a task starts, so after the database
+password rotates (or the Redis AUTH token changes) the running tasks still hold the old value.
+
+Secrets Manager publishes a native ``Secret Label Updated`` event (no CloudTrail trail needed)
+when ``AWSCURRENT`` moves to a new version. A rule sends it to a one-step state machine that
+calls ``ecs:UpdateService`` with ``forceNewDeployment``: a rolling deployment, behind the same
+circuit breaker and health checks as any other, replaces every task with one that reads the new
+value.
+"""
+
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
+from constructs import Construct
+
+from .acknowledgements import STATE_MACHINE_TELEMETRY
+from .log_encryption import log_encryption_key
+from .policy import acknowledge
+
+
+class RollTasksOnSecretChange(Construct):
+    """Force a new deployment of ``service`` whenever one of ``secrets`` gets a new value."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: ecs.FargateService,
+        secrets: list[secretsmanager.ISecret],
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        force_new_deployment = sfn_tasks.CallAwsService(
+            self,
+            "ForceNewDeployment",
+            service="ecs",
+            action="updateService",
+            parameters={
+                "Cluster": service.cluster.cluster_arn,
+                "Service": service.service_arn,
+                "ForceNewDeployment": True,
+            },
+            # The only call the state machine may make, on this service alone.
+            iam_resources=[service.service_arn],
+        )
+        force_new_deployment.add_retry(
+            max_attempts=4, interval=Duration.seconds(15), backoff_rate=2.0
+        )
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=log_encryption_key(self),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(force_new_deployment),
+            timeout=Duration.minutes(10),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+            ),
+        )
+        policy = self.state_machine.role.node.find_child("DefaultPolicy")
+        acknowledge(policy, STATE_MACHINE_TELEMETRY)
+        # CDK makes the state machine depend on its whole role; the role is already implied by
+        # the RoleArn reference (cfn-lint W3005): keep only the ordering after its policy.
+        machine = self.state_machine.node.default_child
+        assert isinstance(machine, CfnResource) and policy.node.default_child is not None
+        machine.add_override(
+            "DependsOn", [Stack.of(self).get_logical_id(policy.node.default_child)]
+        )
+        self.rule = events.Rule(
+            self,
+            "SecretChanged",
+            description="A secret the service reads got a new current value: roll the tasks",
+            event_pattern=events.EventPattern(
+                source=["aws.secretsmanager"],
+                detail_type=["Secret Label Updated"],
+                resources=[secret.secret_arn for secret in secrets],
+                detail={"labelUpdated": ["AWSCURRENT"]},
+            ),
+            targets=[targets.SfnStateMachine(self.state_machine)],
+        )
