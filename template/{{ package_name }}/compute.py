@@ -14,7 +14,6 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
@@ -23,7 +22,7 @@ from constructs import Construct
 from .acknowledgements import ACCESS_LOG_BUCKET, ECR_AUTHORIZATION_TOKEN, PLAIN_TASK_ENVIRONMENT
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import Cache, Database
-from .log_encryption import log_encryption_key
+from .log_groups import retained_log_group
 from .network import Network
 from .policy import acknowledge
 from .secret_rollout import RollTasksOnSecretChange
@@ -176,12 +175,10 @@ class FargateService(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
-        self.log_group = logs.LogGroup(
+        self.log_group = retained_log_group(
             self,
             "Logs",
             retention=environment.log_retention,
-            encryption_key=log_encryption_key(self),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.task_definition.add_container(
             "App",

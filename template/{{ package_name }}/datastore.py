@@ -8,14 +8,13 @@ import jsii
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .acknowledgements import REDIS_AUTH_TOKEN_ROTATION, SINGLE_AZ_DATABASE, SINGLE_NODE_CACHE
 from .config import EnvironmentConfig, ServiceConfig
-from .log_encryption import log_encryption_key
+from .log_groups import retained_log_group
 from .network import Network
 from .policy import acknowledge
 
@@ -55,13 +54,11 @@ class Database(Construct):
         # RDS writes its logs to these groups; creating them first gives them a retention.
         # That needs the group names up front, hence the fixed instance identifier.
         log_groups = [
-            logs.LogGroup(
+            retained_log_group(
                 self,
                 f"{log_type.capitalize()}Logs",
                 log_group_name=f"/aws/rds/instance/{instance_identifier}/{log_type}",
                 retention=environment.log_retention,
-                encryption_key=log_encryption_key(self),
-                removal_policy=RemovalPolicy.RETAIN,
             )
             for log_type in DATABASE_LOG_TYPES
         ]
@@ -144,12 +141,10 @@ class Cache(Construct):
                 subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
             ).subnet_ids,
         )
-        slow_log = logs.LogGroup(
+        slow_log = retained_log_group(
             self,
             "SlowLog",
             retention=environment.log_retention,
-            encryption_key=log_encryption_key(self),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.replication_group = elasticache.CfnReplicationGroup(
             self,

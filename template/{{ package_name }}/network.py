@@ -6,14 +6,14 @@ route out. Security groups chain load balancer -> service -> database / cache, e
 own port alone.
 """
 
-from aws_cdk import CfnResource, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .acknowledgements import EXPLICIT_AVAILABILITY_ZONES, PUBLIC_LOAD_BALANCER
 from .config import EnvironmentConfig, ServiceConfig
-from .log_encryption import log_encryption_key
+from .log_groups import retained_log_group
 from .policy import acknowledge
 
 VPC_CIDR = "10.0.0.0/16"
@@ -67,12 +67,10 @@ class Network(Construct):
         )
         acknowledge(self.vpc, EXPLICIT_AVAILABILITY_ZONES)
         _drop_duplicate_dependency_of_default_security_group_handler(Stack.of(self))
-        flow_log_group = logs.LogGroup(
+        flow_log_group = retained_log_group(
             self,
             "FlowLogs",
             retention=log_retention,
-            encryption_key=log_encryption_key(self),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.vpc.add_flow_log(
             "FlowLog",

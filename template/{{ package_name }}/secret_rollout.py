@@ -8,7 +8,7 @@ circuit breaker and health checks as any other, replaces every task with one tha
 value.
 """
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -19,7 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 from constructs import Construct
 
 from .acknowledgements import STATE_MACHINE_TELEMETRY
-from .log_encryption import log_encryption_key
+from .log_groups import retained_log_group
 from .policy import acknowledge
 
 
@@ -52,12 +52,10 @@ class RollTasksOnSecretChange(Construct):
         force_new_deployment.add_retry(
             max_attempts=4, interval=Duration.seconds(15), backoff_rate=2.0
         )
-        log_group = logs.LogGroup(
+        log_group = retained_log_group(
             self,
             "Logs",
             retention=log_retention,
-            encryption_key=log_encryption_key(self),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.state_machine = sfn.StateMachine(
             self,

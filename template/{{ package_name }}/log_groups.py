@@ -1,10 +1,11 @@
-"""Log groups encrypted with a customer-managed key: application logs, database logs and flow
-logs can hold personal data, so who may read them is decided by a key policy, and the key can be
-disabled to make them unreadable."""
+"""Every log group the same way: a retention, kept when its stack is deleted, and encrypted
+with a customer-managed key. Application, database and flow logs can hold personal data, so who
+may read them is decided by a key policy, and disabling the key makes them unreadable."""
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 KEY_ID = "LogEncryptionKey"
@@ -49,3 +50,21 @@ def log_encryption_key(scope: Construct) -> kms.IKey:
         )
     )
     return key
+
+
+def retained_log_group(
+    scope: Construct,
+    construct_id: str,
+    *,
+    retention: logs.RetentionDays,
+    log_group_name: str | None = None,
+) -> logs.LogGroup:
+    """A log group with a retention, retained on deletion and encrypted with the stack's key."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=log_group_name,
+        retention=retention,
+        encryption_key=log_encryption_key(scope),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
