@@ -14,10 +14,11 @@ NEXT_STEPS = """
 Your service repository is ready. Next steps:
   uv sync                     # Python dependencies (CDK app, tests, linters)
   npm install                 # the pinned CDK CLI
-  uv run pytest               # the infrastructure's own tests
-  npx cdk synth --strict      # offline synth with the cdk-nag policy gate
-Then read README.md: bootstrap each account once, deploy the identity stack as an
-administrator, push to GitHub, and let the pipeline deploy the rest.
+  uv run pre-commit install   # secret scan, ruff and zizmor before every commit
+  bash scripts/check          # what CI checks: hooks, tests, strict offline synth, cfn-lint
+Commit uv.lock and package-lock.json with the code: CI installs exactly what they lock.
+Then read README.md: bootstrap each account once, deploy the identity stacks as an
+administrator, create the GitHub environments, push, and let the pipeline deploy the rest.
 """
 
 

@@ -88,6 +88,15 @@ def test_cdk_cli_synthesizes_offline_in_strict_mode_and_cfn_lint_passes(
     run(["uv", "run", "cfn-lint", *map(str, templates)], project)
 
 
+def test_the_developers_check_script_passes(default_project: Path) -> None:
+    # The script CI runs: pre-commit hooks over every tracked file, pytest, synth, cfn-lint.
+    project = synced(default_project)
+    run(["npm", "install", "--no-fund", "--no-audit", "--silent"], project)
+    run(["git", "add", "--all"], project)
+    result = run(["bash", "scripts/check"], project)
+    assert "==> cfn-lint on every synthesized template" in result.stdout
+
+
 def test_sample_service_tests_pass(default_project: Path) -> None:
     service = default_project / "service"
     run(["uv", "sync", "--quiet"], service)

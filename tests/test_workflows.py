@@ -97,6 +97,8 @@ def test_ci_runs_every_check_without_aws(project: Path) -> None:
     ci = _load(project / ".github" / "workflows" / "ci.yml")
     assert set(ci[True]) == {"pull_request", "workflow_call", "workflow_dispatch"}
     scripts = "\n".join(step.get("run", "") for step in _steps(ci))
+    assert "bash scripts/check" in scripts  # the developers' own pre-push script
+    scripts += (project / "scripts" / "check").read_text()
     for command in (
         "uv run pre-commit run --all-files",
         "uv run pytest",
