@@ -1,0 +1,84 @@
+"""Benchmark what users wait for: `copier copy` of a service, and a synth of its app.
+
+Not a test (nothing here fails on a slow machine); run it before and after a change and
+compare the medians:
+
+    uv run python benchmarks/render_and_synth.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from copier import run_copy
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+ANSWERS = {
+    "service_name": "orders-api",
+    "aws_account_id": "123456789012",
+    "aws_region": "ap-northeast-1",
+    "github_repository": "acme/orders-api",
+    "sizing": "large",
+    "environments": ["dev", "staging", "prod"],
+}
+SYNTH = (
+    "import json; from aws_cdk import App; "
+    "from orders_api.environments import SERVICE; from orders_api.stages import add_service; "
+    "from orders_api.policy import add_policy_checks; "
+    "app = App(context=json.load(open('cdk.json'))['context']); "
+    "add_service(app, SERVICE); add_policy_checks(app); app.synth()"
+)
+
+
+def timed(action) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def render(destination: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_copy(
+            str(TEMPLATE),
+            destination,
+            data=ANSWERS,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            skip_tasks=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    repeat = parser.parse_args().repeat
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    os.environ.pop("VIRTUAL_ENV", None)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        renders = [timed(lambda i=i: render(root / f"render-{i}")) for i in range(repeat)]
+        project = root / "render-0"
+        subprocess.run(["uv", "sync", "--quiet"], cwd=project, check=True)
+        command = ["uv", "run", "--no-sync", "python", "-c", SYNTH]
+        synths = [
+            timed(lambda: subprocess.run(command, cwd=project, check=True, capture_output=True))
+            for _ in range(repeat)
+        ]
+    for name, samples in (("copier copy (large, 3 envs)", renders), ("synth + cdk-nag", synths)):
+        print(
+            f"{name:30} median {statistics.median(samples):6.2f} s"
+            f"  min {min(samples):6.2f} s  max {max(samples):6.2f} s  (n={len(samples)})"
+        )
+
+
+if __name__ == "__main__":
+    main()
