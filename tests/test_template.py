@@ -195,3 +195,11 @@ def test_readme_shows_the_sizing_presets_of_the_code(default_project: Path) -> N
     assert "| | `small` | `medium` | `large` |" in readme
     assert "| Database Multi-AZ | no | yes | yes |" in readme
     assert "| Tasks (autoscaling) | 1 → 2 | 2 → 6 | 3 → 12 |" in readme
+
+
+def test_template_repository_runs_the_hooks_it_renders() -> None:
+    # One pre-commit configuration for the template and every service: a symlink, not a copy.
+    config = TEMPLATE / ".pre-commit-config.yaml"
+    assert config.is_symlink()
+    assert config.resolve() == (TEMPLATE / "template" / ".pre-commit-config.yaml").resolve()
+    assert "pre-commit run --all-files" in (TEMPLATE / ".ci" / "run").read_text()
