@@ -22,6 +22,7 @@ from constructs import Construct
 from .acknowledgements import ACCESS_LOG_BUCKET, ECR_AUTHORIZATION_TOKEN, PLAIN_TASK_ENVIRONMENT
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import Cache, Database
+from .firewall import WebFirewall
 from .log_groups import retained_log_group
 from .network import Network
 from .policy import acknowledge
@@ -279,6 +280,13 @@ class ComputeStack(Stack):
             load_balancer_name=service.resource_name(environment),
             domain=environment.domain,
             deletion_protection=environment.is_production,
+        )
+        WebFirewall(
+            self,
+            "Firewall",
+            load_balancer=self.load_balancer.alb,
+            name=service.resource_name(environment),
+            log_retention=environment.log_retention,
         )
         self.service = FargateService(
             self,
