@@ -20,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .acknowledgements import ACCESS_LOG_BUCKET, ECR_AUTHORIZATION_TOKEN, PLAIN_TASK_ENVIRONMENT
+from .alarms import ServiceAlarms
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import Cache, Database
 from .firewall import WebFirewall
@@ -305,6 +306,15 @@ class ComputeStack(Stack):
             secrets=[database.secret, cache.auth_token],
             log_retention=environment.log_retention,
         )
+        alarms = ServiceAlarms(
+            self,
+            "Alarms",
+            load_balancer=self.load_balancer.alb,
+            target_group=self.service.target_group,
+            service=self.service.service,
+            database=database.instance,
+        )
+        CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn)
         # What the runbook's commands need (README: "Runbook").
         CfnOutput(self, "ClusterName", value=self.service.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service.service_name)
