@@ -45,6 +45,11 @@ def test_workflow_files_follow_the_answers(
     for project, has_diff in ((default_project, True), (medium_project, False)):
         workflows = {p.name for p in (project / ".github" / "workflows").iterdir()}
         assert workflows == {"ci.yml", "deploy.yml"} | ({"diff.yml"} if has_diff else set())
+    # Forks and Dependabot get no OIDC token: their pull requests skip the diff jobs.
+    diff = _load(default_project / ".github" / "workflows" / "diff.yml")
+    for job in diff["jobs"].values():
+        assert "head.repo.full_name == github.repository" in job["if"]
+        assert "!= 'dependabot[bot]'" in job["if"]
     deploy = _load(large_project / ".github" / "workflows" / "deploy.yml")
     assert [job for job in deploy["jobs"] if job.startswith("deploy-")] == [
         "deploy-dev",

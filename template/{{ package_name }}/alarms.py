@@ -43,6 +43,22 @@ class ServiceAlarms(Construct):
             iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
+        # The topic policy replaces SNS's default one: CloudWatch must be let in explicitly,
+        # and only for this account's alarms.
+        stack = Stack.of(self)
+        alarms_of_this_account = f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms_of_this_account},
+                },
+            )
+        )
         action = cloudwatch_actions.SnsAction(self.topic)
 
         def alarm(

@@ -65,6 +65,7 @@ class LoadBalancer(Construct):
                     noncurrent_version_expiration=Duration.days(30),
                 )
             ],
+            # A generated name: a bucket orphaned by a failed first create blocks nothing.
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(self.access_logs, ACCESS_LOG_BUCKET)

@@ -1,6 +1,9 @@
 """Every log group the same way: a retention, kept when its stack is deleted, and encrypted
 with a customer-managed key. Application, database and flow logs can hold personal data, so who
-may read them is decided by a key policy, and disabling the key makes them unreadable."""
+may read them is decided by a key policy, and disabling the key makes them unreadable.
+
+Kept on update and delete but not when a stack's first create rolls back: several log groups
+have fixed names (RDS and WAF require them), and leftovers would fail the retried deploy."""
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -24,8 +27,9 @@ def log_encryption_key(scope: Construct) -> kms.IKey:
         KEY_ID,
         description=f"{stack.stack_name}: CloudWatch Logs encryption",
         enable_key_rotation=True,
-        # Logs are retained after the stack is gone; their key must outlive them.
-        removal_policy=RemovalPolicy.RETAIN,
+        # Logs are retained after the stack is gone; their key must outlive them. A failed
+        # first create still removes both, so a retried deploy finds no leftovers.
+        removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     )
     # CloudWatch Logs may use the key only for this account's log groups in this region.
     key.add_to_resource_policy(
@@ -66,5 +70,5 @@ def retained_log_group(
         log_group_name=log_group_name,
         retention=retention,
         encryption_key=log_encryption_key(scope),
-        removal_policy=RemovalPolicy.RETAIN,
+        removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     )
