@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from copier import run_copy
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 BASE_ANSWERS: dict[str, Any] = {
@@ -38,18 +37,6 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
         "VIRTUAL_ENV",
     ):
         os.environ.pop(name, None)
-
-
-def render(destination: Path, **answers: Any) -> Path:
-    run_copy(
-        str(TEMPLATE),
-        destination,
-        data={**BASE_ANSWERS, **answers},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
-    return destination
 
 
 def run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
