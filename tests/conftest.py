@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
+import yaml
 
 TEMPLATE = Path(__file__).resolve().parent.parent
-BASE_ANSWERS: dict[str, Any] = {
-    "service_name": "orders-api",
-    "aws_account_id": "123456789012",
-    "aws_region": "ap-northeast-1",
-    "github_repository": "acme/orders-api",
-}
+# The README's example service; each test overrides what it needs.
+BASE_ANSWERS: dict[str, Any] = yaml.safe_load((TEMPLATE / "example-answers.yml").read_text())
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -49,8 +48,12 @@ def run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.Complet
 
 @functools.cache
 def synced(project: Path) -> Path:
-    """`uv sync` a rendered project once, however many tests need its environment."""
-    run(["uv", "sync", "--quiet"], project)
+    """`git init` and `uv sync` a rendered project once, however many tests need it: what the
+    message after copy tells a team to do first."""
+    if not (project / ".git").exists():
+        run(["git", "init", "--quiet", "--initial-branch=main"], project)
+    # --locked: the lock files the template ships must match the rendered manifests.
+    run(["uv", "sync", "--quiet", "--locked"], project)
     return project
 
 
@@ -72,6 +75,10 @@ def large_project(copie_session: Any) -> Path:
         copie_session,
         sizing="large",
         environments=["dev", "staging", "prod"],
+        # All three in production's account: each gets its own bootstrap qualifier.
+        allow_shared_accounts=True,
+        dev_account_id=BASE_ANSWERS["aws_account_id"],
+        staging_account_id=BASE_ANSWERS["aws_account_id"],
         domain_name="orders.example.com",
         hosted_zone_id="Z0123456789ABCDEFGHIJ",
     )
@@ -79,7 +86,8 @@ def large_project(copie_session: Any) -> Path:
 
 @pytest.fixture(scope="session")
 def medium_project(copie_session: Any) -> Path:
-    """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff."""
+    """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff,
+    and a repository that still presents GitHub's legacy (name-only) OIDC subject."""
     return _copied(
         copie_session,
         sizing="medium",
@@ -88,7 +96,29 @@ def medium_project(copie_session: Any) -> Path:
         dev_account_id="210987654321",
         import_github_oidc_provider=True,
         enable_pr_diff=False,
+        github_legacy_subject=True,
     )
 
 
 PROJECTS = ["default_project", "medium_project", "large_project"]
+
+
+def extension(name: str) -> Any:
+    """One of the template's Jinja files in extensions/, as copier loads it: its top-level
+    values and macros, with the filters copier ships (jinja2-ansible-filters)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE),
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+        undefined=jinja2.StrictUndefined,
+    )
+    return environment.get_template(f"extensions/{name}.jinja").module
+
+
+def load_module(relative_path: str) -> Any:
+    """A plain Python module of the template by path (its package is not importable)."""
+    path = TEMPLATE / relative_path
+    spec = importlib.util.spec_from_file_location(f"template_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

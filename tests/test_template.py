@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -14,7 +15,7 @@ import yaml
 from .conftest import BASE_ANSWERS, PROJECTS, TEMPLATE, run, synced
 
 # What the project's own tools create after rendering (other tests run them).
-GENERATED = {".git", ".venv", "node_modules", "cdk.out", "uv.lock", "package-lock.json"}
+GENERATED = {".git", ".venv", "node_modules", "cdk.out"}
 # Jinja left behind; `${{ }}` is a GitHub Actions expression, not Jinja.
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%")
 
@@ -26,7 +27,12 @@ def test_every_question_has_type_and_help() -> None:
         questions
     )
     for name, question in questions.items():
-        assert "type" in question and "help" in question, name
+        assert "type" in question, name
+        # Asked questions explain themselves in lines a terminal shows whole ("🎤 " first).
+        if question.get("when") is not False:
+            assert "help" in question, name
+            for line in question["help"].splitlines():
+                assert len(line) <= TERMINAL_COLUMNS - 3, (name, line)
 
 
 @pytest.mark.parametrize("fixture", PROJECTS)
@@ -50,7 +56,27 @@ def test_package_json_pins_the_cdk_cli(default_project: Path) -> None:
 
 def test_cdk_json_carries_the_qualifier(default_project: Path) -> None:
     context = json.loads((default_project / "cdk.json").read_text())["context"]
-    assert context["@aws-cdk/core:bootstrapQualifier"] == "ordersapi"
+    assert context["@aws-cdk/core:bootstrapQualifier"] == default_qualifier("orders-api")
+
+
+def default_qualifier(service_name: str) -> str:
+    """What the template's default qualifier is documented to be: five letters and digits of
+    the name and four hex digits of its SHA-1."""
+    letters = "".join(c for c in service_name if c.isalnum())[:5]
+    return letters + hashlib.sha1(service_name.encode()).hexdigest()[:4]
+
+
+@pytest.mark.parametrize("names", [("payments-service", "payments-search"), ("a-b", "ab")])
+def test_default_qualifiers_differ_for_different_services(copie: Any, names: tuple[str, str]):
+    # Protects: two services never share a bootstrap stack by accident of their names.
+    qualifiers = []
+    for name in names:
+        result = copie.copy(extra_answers={**BASE_ANSWERS, "service_name": name})
+        assert result.exit_code == 0, result.exception
+        answers = yaml.safe_load((Path(result.project_dir) / ".copier-answers.yml").read_text())
+        assert answers["cdk_qualifier"] == default_qualifier(name)
+        qualifiers.append(answers["cdk_qualifier"])
+    assert qualifiers[0] != qualifiers[1]
 
 
 def test_sizing_differs_between_small_and_large(default_project: Path, large_project: Path) -> None:
@@ -90,40 +116,118 @@ def test_sample_service_tests_pass(default_project: Path) -> None:
 
 
 ZONE = {"domain_name": "orders.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}
-# (answers, what the message must say: the question, the value and the rule)
-BAD_ANSWERS: list[tuple[dict[str, Any], str]] = [
-    ({"service_name": "Orders_API"}, r"service_name: 'Orders_API' must use lowercase letters"),
-    ({"service_name": "orders-"}, r"service_name: 'orders-' .* not end with a hyphen"),
-    ({"service_name": "a" * 25}, r"service_name: 'a{25}' is 25 characters; at most 24"),
-    ({"aws_account_id": "12345"}, r"aws_account_id: '12345' is not an AWS account id"),
-    ({"aws_account_id": "1234567890123"}, r"aws_account_id: '1234567890123' .*12 digits"),
-    ({"aws_region": "mars-north-1"}, r"aws_region: 'mars-north-1' is not a region"),
-    ({"github_repository": "acme"}, r"github_repository: 'acme' must be 'owner/name'"),
-    ({"github_repository": "acme/bad name"}, r"github_repository: 'acme/bad name' must be"),
+DEV = {"environments": ["dev", "prod"], "dev_account_id": "210987654321"}
+# (answers, the question refused, its rule, the value copier must name)
+BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
+    (
+        {"service_name": "Orders_API"},
+        "service_name",
+        "a-z 0-9 -, letter first, no - last",
+        "Orders_API",
+    ),
+    ({"service_name": "orders-"}, "service_name", "a-z 0-9 -, letter first, no - last", "orders-"),
+    ({"service_name": "orders--api"}, "service_name", "no two hyphens in a row", "orders--api"),
+    ({"service_name": "a" * 25}, "service_name", "at most 24 characters", "a" * 25),
+    (
+        {"service_name": "internal-api"},
+        "service_name",
+        "must not begin with internal",
+        "internal-api",
+    ),
+    ({"service_name": "internal"}, "service_name", "must not begin with internal", "internal"),
+    ({"aws_account_id": "12345"}, "aws_account_id", "must be 12 digits", "12345"),
+    ({"aws_account_id": "1234567890123"}, "aws_account_id", "must be 12 digits", "1234567890123"),
+    ({"aws_region": "mars-north-1"}, "aws_region", "unknown region", "mars-north-1"),
+    ({"github_repository": "acme"}, "github_repository", "give owner/name", "acme"),
+    (
+        {"github_repository": "acme/bad name"},
+        "github_repository",
+        "give owner/name",
+        "acme/bad name",
+    ),
+    (
+        {"github_repository": "acme/orders-api.git"},
+        "github_repository",
+        "give owner/name, without .git",
+        "acme/orders-api.git",
+    ),
+    (
+        {"github_repository": "https://github.com/acme/orders-api"},
+        "github_repository",
+        "give owner/name, not a URL",
+        "https://github.com/acme/orders-api",
+    ),
+    (
+        {"github_repository": "git@github.com:acme/api"},
+        "github_repository",
+        "give owner/name, not a URL",
+        "git@github.com:acme/api",
+    ),
+    ({"github_owner_id": "acme"}, "github_owner_id", "must be digits", "acme"),
+    ({"github_repository_id": "0123"}, "github_repository_id", "must be digits", "0123"),
+    ({"environments": ["dev"]}, "environments", "prod is required", "dev"),
+    ({**DEV, "dev_account_id": "1234"}, "dev_account_id", "must be 12 digits", "1234"),
+    (
+        {**DEV, "dev_account_id": "123456789012"},
+        "dev_account_id",
+        "same as prod; sharing is off",
+        "123456789012",
+    ),
+    (
+        {"environments": ["staging", "prod"], "staging_account_id": "123456789012"},
+        "staging_account_id",
+        "same as prod; sharing is off",
+        "123456789012",
+    ),
+    ({"health_check_path": "health"}, "health_check_path", "start with /; a-z 0-9 /_.-", "health"),
+    ({"health_check_path": "/ready"}, "health_check_path", "/ and /ready are taken", "/ready"),
+    (
+        {"cdk_qualifier": "Too-Long-Qualifier"},
+        "cdk_qualifier",
+        "1 to 10 of a-z and 0-9",
+        "Too-Long-Qualifier",
+    ),
+    ({"domain_name": "Not A Domain"}, "domain_name", "not a lowercase DNS name", "Not A Domain"),
+    # Combinations that cannot work.
+    ({**ZONE, "hosted_zone_id": "bad"}, "hosted_zone_id", "not a hosted zone id (Z...)", "bad"),
+    (
+        {**ZONE, "hosted_zone_name": "other.com"},
+        "hosted_zone_name",
+        "not the domain or its parent",
+        "other.com",
+    ),
+]
+# Copier refuses answers outside a question's choices itself.
+BAD_CHOICES: list[tuple[dict[str, Any], str]] = [
     ({"sizing": "huge"}, r"'sizing': 'huge' is not in \['small', 'medium', 'large'\]"),
     ({"environments": ["qa", "prod"]}, r"'environments': 'qa' is not in"),
-    ({"environments": ["dev"]}, r"environments: 'prod' is required \(got \['dev'\]\)"),
-    (
-        {"environments": ["dev", "prod"], "dev_account_id": "1234"},
-        r"dev_account_id: '1234' is not an AWS account id",
-    ),
-    ({"health_check_path": "health"}, r"health_check_path: 'health' must start with '/'"),
-    ({"cdk_qualifier": "Too-Long-Qualifier"}, r"cdk_qualifier: 'Too-Long-Qualifier' must be 1"),
-    ({"domain_name": "Not A Domain"}, r"domain_name: 'Not A Domain' must be a lowercase DNS"),
-    # Combinations that cannot work.
-    ({"domain_name": "orders.example.com"}, r"hosted_zone_id: required when domain_name"),
-    ({**ZONE, "hosted_zone_id": "bad"}, r"hosted_zone_id: 'bad' is not a Route 53 hosted zone"),
-    ({**ZONE, "hosted_zone_name": "other.com"}, r"hosted_zone_name: 'other.com' must be"),
 ]
+# What a terminal shows of a refusal: one line, cut at its width.
+TERMINAL_COLUMNS = 80
 
 
-@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
+@pytest.mark.parametrize(("answers", "question", "rule", "value"), BAD_ANSWERS)
 def test_bad_answers_are_refused_and_nothing_is_written(
-    copie: Any, answers: dict[str, Any], message: str
+    copie: Any, answers: dict[str, Any], question: str, rule: str, value: str
 ) -> None:
     result = copie.copy(extra_answers={**BASE_ANSWERS, **answers})
     assert result.exit_code != 0
     assert isinstance(result.exception, ValueError)
+    message = str(result.exception)
+    shown = f"Validation error for question '{question}': {rule}"
+    assert message.startswith(shown), message
+    assert f'(got "{value}")' in message or (question == "environments" and value in message)
+    # The rule stays readable in an 80-column terminal; only a long value is cut.
+    assert len(shown) <= TERMINAL_COLUMNS, shown
+    assert not [path for path in copie.test_dir.rglob("*") if path.is_file()]
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_CHOICES)
+def test_answers_outside_the_choices_are_refused(
+    copie: Any, answers: dict[str, Any], message: str
+) -> None:
+    result = copie.copy(extra_answers={**BASE_ANSWERS, **answers})
+    assert result.exit_code != 0
     assert re.search(message, str(result.exception)), result.exception
     assert not [path for path in copie.test_dir.rglob("*") if path.is_file()]
 
@@ -133,13 +237,14 @@ def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> N
     answers = {**BASE_ANSWERS, "aws_account_id": "12345"}
     data = [arg for key, value in answers.items() for arg in ("--data", f"{key}={value}")]
     result = subprocess.run(
-        ["copier", "copy", "--trust", "--defaults", *data, str(TEMPLATE), str(destination)],
+        # Copier alone: no --trust, no extension package.
+        ["copier", "copy", "--defaults", *data, str(TEMPLATE), str(destination)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "aws_account_id: '12345' is not an AWS account id" in result.stderr
+    assert "question 'aws_account_id': must be 12 digits (got \"12345\")" in result.stderr
     assert not destination.exists() or not any(destination.iterdir())
 
 
@@ -159,17 +264,26 @@ def test_pre_commit_hooks_catch_a_planted_key(copie: Any) -> None:
 
 def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path) -> None:
     readme = (large_project / "README.md").read_text()
-    assert "npx cdk bootstrap aws://123456789012/ap-northeast-1 \\" in readme
-    assert "--qualifier ordersapi \\\n  --toolkit-stack-name CDKToolkit-ordersapi" in readme
-    for env in ("Dev", "Staging", "Prod"):
-        assert f"npx cdk deploy OrdersApi-{env}-Identity" in readme
+    base = default_qualifier("orders-api")
+    # Three environments in one account: three bootstrap stacks, each with the scoped policy.
+    for env in ("dev", "staging", "prod"):
+        policy = f"arn:aws:iam::123456789012:policy/orders-api-{env}-cdk-execution"
+        assert (
+            "npx cdk bootstrap aws://123456789012/ap-northeast-1 \\\n"
+            f"  --qualifier {base}{env[0]} \\\n"
+            f"  --toolkit-stack-name CDKToolkit-{base}{env[0]} \\\n"
+            f"  --cloudformation-execution-policies {policy}\n"
+        ) in readme, env
+        assert f"uv run python -m orders_api.execution_policy {env} >" in readme
+        assert f"npx cdk deploy OrdersApi-{env.capitalize()}-Identity" in readme
+    assert readme.index("npx cdk bootstrap") < readme.index("cdk deploy OrdersApi-Dev-Identity")
     assert "dev → staging → prod" in readme
     assert "required reviewers" in readme and "cancel-in-progress: false" in readme
     for runbook in ("rotate-secret", "--auth-token-update-strategy ROTATE", "force-new-deployment"):
         assert runbook in readme, runbook
     assert "Node.js 22 or newer" in readme
     cdk_json = json.loads((large_project / "cdk.json").read_text())
-    assert cdk_json["toolkitStackName"] == "CDKToolkit-ordersapi"
+    assert cdk_json["toolkitStackName"] == f"CDKToolkit-{base}"
 
 
 def test_readme_shows_the_sizing_presets_of_the_code(default_project: Path) -> None:

@@ -3,10 +3,14 @@
 Each entry names the exact finding (with its ``[Resource::...]`` part where the rule reports
 one), the narrowest construct it sits on, and a reason a security reviewer can check.
 ``policy.acknowledge`` applies them, ``docs/security-acknowledgements.md`` lists them, and a
-test keeps the number applied per environment within ``BUDGET``. No CDK import here: the
-template reads this table to render the docs.
+test keeps the number applied per environment within ``BUDGET``. No CDK import here.
+
+After changing the table, write the page anew (a test fails until then)::
+
+    uv run python -m <package>.acknowledgements > docs/security-acknowledgements.md
 """
 
+import re
 from dataclasses import dataclass
 
 
@@ -18,14 +22,29 @@ class Acknowledgement:
     # The preset this acknowledgement is limited to (its finding is fixed in the others);
     # None for every environment.
     only_sized: str | None = None
+    # Only where the pull-request diff role exists (enable_pr_diff).
+    only_with_pr_diff: bool = False
     # The validation plugin that reports the finding: cdk-nag's pack, or CDK's own
     # CloudFormation rules ("CloudFormation-Validate").
     plugin: str = "AwsSolutions"
 
     @property
     def validation_id(self) -> str:
-        """The id the validation report shows, e.g. ``AwsSolutions::AwsSolutions-S1``."""
+        """The id the validation report shows, e.g. ``AwsSolutions::AwsSolutions-S1``; a
+        finding about an environment's own resource names it ``{resource}``."""
         return f"{self.plugin}::{self.finding}"
+
+    def validation_id_for(self, resource: str | None) -> str:
+        """The id for one construct, with its ``{resource}`` filled in."""
+        if "{resource}" in self.finding:
+            assert resource is not None, f"{self.finding} needs its resource"
+            return self.validation_id.replace("{resource}", resource)
+        return self.validation_id
+
+    def matches(self, validation_id: str) -> bool:
+        """Whether an applied id is this entry (any ``{resource}``)."""
+        pattern = re.escape(self.validation_id).replace(re.escape("{resource}"), ".+")
+        return re.fullmatch(pattern, validation_id) is not None
 
 
 ACCESS_LOG_BUCKET = Acknowledgement(
@@ -68,6 +87,16 @@ STATE_MACHINE_TELEMETRY = Acknowledgement(
         "The task-rolling state machine's X-Ray tracing (xray:PutTraceSegments and friends) "
         "and its CloudWatch Logs delivery (logs:CreateLogDelivery and friends) have no "
         "resource-level permissions; its one AWS call, ecs:UpdateService, names the service."
+    ),
+)
+DIFF_ROLE_READS_ITS_STACKS = Acknowledgement(
+    finding="AwsSolutions-IAM5[Resource::{resource}]",
+    construct="Identity / GithubDiff / Role / DefaultPolicy",
+    only_with_pr_diff=True,
+    reason=(
+        "The pull-request diff role reads (Describe/Get/List) this environment's stacks "
+        "'<Service>-<Env>-*': the stack ARNs end in ids CloudFormation makes, and nested "
+        "stacks get generated names under the same prefix; nothing else is readable."
     ),
 )
 REDIS_AUTH_TOKEN_ROTATION = Acknowledgement(
@@ -115,10 +144,46 @@ ACKNOWLEDGEMENTS = (
     PLAIN_TASK_ENVIRONMENT,
     ECR_AUTHORIZATION_TOKEN,
     STATE_MACHINE_TELEMETRY,
+    DIFF_ROLE_READS_ITS_STACKS,
     REDIS_AUTH_TOKEN_ROTATION,
     SINGLE_NODE_CACHE,
     SINGLE_AZ_DATABASE,
 )
 
 # The most acknowledgements one environment may carry. Raise it only with a reviewer.
-BUDGET = 9
+BUDGET = 10
+
+
+def _applies_to(ack: Acknowledgement) -> str:
+    if ack.only_sized:
+        return f"environments sized {ack.only_sized}"
+    if ack.only_with_pr_diff:
+        return "every environment, with the pull-request diff"
+    return "every environment"
+
+
+def markdown() -> str:
+    """``docs/security-acknowledgements.md``: the table, for reviewers."""
+    rows = "\n".join(
+        f"| `{ack.validation_id}` | {ack.construct} | {_applies_to(ack)} | {ack.reason} |"
+        for ack in ACKNOWLEDGEMENTS
+    )
+    return f"""# Security acknowledgements
+
+Every synth runs cdk-nag's AwsSolutions pack (and CDK's own CloudFormation rules) and fails on
+any finding that is neither fixed nor acknowledged. Findings are fixed in the constructs
+wherever a fix is reasonable; these are the only ones acknowledged. Each sits on the narrowest
+construct and is applied from one table, `{__package__}/acknowledgements.py`.
+
+A test (`tests/test_policy.py`) keeps this page, the table and the synthesized app in step, and
+keeps the number per environment at or below the budget: **{BUDGET}**.
+Raising the budget, or adding a row, needs a security reviewer.
+
+| Finding | Construct | Applies to | Reason |
+| --- | --- | --- | --- |
+{rows}
+"""
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

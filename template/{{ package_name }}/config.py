@@ -16,8 +16,24 @@ class GithubConfig:
     """The repository whose workflows may deploy, and how its OIDC provider is provided."""
 
     repository: str
+    # The immutable numeric ids GitHub puts in the `sub` claim of repositories created or
+    # renamed since July 2026 (and older ones that opted in); None for the legacy format.
+    owner_id: str | None
+    repository_id: str | None
     import_oidc_provider: bool
     enable_pr_diff: bool
+
+    def __post_init__(self) -> None:
+        if (self.owner_id is None) != (self.repository_id is None):
+            raise ValueError("give both GitHub ids (immutable subjects) or neither (legacy)")
+
+    @property
+    def subject_prefix(self) -> str:
+        """What every `sub` claim of this repository's OIDC tokens starts with."""
+        if self.owner_id is None:
+            return f"repo:{self.repository}"
+        owner, name = self.repository.split("/", 1)
+        return f"repo:{owner}@{self.owner_id}/{name}@{self.repository_id}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,10 +52,21 @@ class EnvironmentConfig:
     name: str
     account: str
     region: str
+    # The qualifier of this environment's CDK bootstrap stack: no other environment of the
+    # service shares its bootstrap roles.
+    cdk_qualifier: str
+    # The zones this environment uses: the first of its region's zones (region_zones).
     availability_zones: tuple[str, ...]
+    # Every zone the template knows in the region, in order: a zone's place here fixes its
+    # subnets' address ranges (network.SUBNET_CIDRS).
+    region_zones: tuple[str, ...]
     sizing: Sizing
     log_retention: logs.RetentionDays
     domain: DomainConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.region_zones[: len(self.availability_zones)] != self.availability_zones:
+            raise ValueError("availability_zones must be the first of region_zones")
 
     @property
     def is_production(self) -> bool:
@@ -69,6 +96,13 @@ class ServiceConfig:
     def stack_name(self, environment: EnvironmentConfig, phase: str) -> str:
         """'OrdersApi-Prod-Network': the stack id and CloudFormation name of a phase."""
         return f"{self.stack_prefix}-{environment.pascal_name}-{phase}"
+
+    def stacks_arn_pattern(self, environment: EnvironmentConfig) -> str:
+        """Every CloudFormation stack of one environment (nested stacks share the prefix)."""
+        return (
+            f"arn:aws:cloudformation:{environment.region}:{environment.account}:stack/"
+            f"{self.stack_prefix}-{environment.pascal_name}-*/*"
+        )
 
     def resource_name(self, environment: EnvironmentConfig, suffix: str = "") -> str:
         """'orders-api-prod[-suffix]': for the few physical names other systems must know."""

@@ -1,31 +1,43 @@
 """Phase 1, security first: GitHub Actions reaches AWS through OIDC, with no stored keys.
 
-The deploy role can do one thing: assume the CDK bootstrap roles of this service's
-qualifier. What those roles may change is decided by `cdk bootstrap`, not by GitHub.
+Each environment's deploy role can do one thing: assume the CDK bootstrap roles of that
+environment's qualifier, whose CloudFormation execution role holds only the scoped policy of
+``execution_policy.py``. The diff role reads this service's stacks in its environment and
+nothing else. An administrator deploys this stack with their own credentials
+(``state.administrator_synthesizer``): no role of the pipeline can change it.
 """
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from .acknowledgements import DIFF_ROLE_READS_ITS_STACKS
 from .config import EnvironmentConfig, ServiceConfig
+from .policy import acknowledge
 from .state import DEPLOY_BOOTSTRAP_ROLES, bootstrap_role_arn
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+# What `cdk diff --method template` reads of a deployed stack (and of its nested stacks).
+STACK_READ_ACTIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:GetTemplate",
+    "cloudformation:ListStackResources",
+    "cloudformation:DescribeStackResources",
+)
 
 
-def deploy_subjects(repository: str, environment: str) -> list[str]:
+def deploy_subjects(subject_prefix: str, environment: str) -> list[str]:
     """The `sub` claims of the deploy workflow's jobs for one environment.
 
     A job that names a GitHub environment presents `environment:<name>`, not its branch.
     """
-    return [f"repo:{repository}:environment:{environment}"]
+    return [f"{subject_prefix}:environment:{environment}"]
 
 
-def pull_request_subjects(repository: str) -> list[str]:
+def pull_request_subjects(subject_prefix: str) -> list[str]:
     """The `sub` claim of a job triggered by a pull request."""
-    return [f"repo:{repository}:pull_request"]
+    return [f"{subject_prefix}:pull_request"]
 
 
 class GithubOidcProvider(Construct):
@@ -52,8 +64,8 @@ class GithubOidcProvider(Construct):
 
 
 class GithubRole(Construct):
-    """A role that only the given workflow subjects of one repository can assume, and that
-    may only assume the given CDK bootstrap roles."""
+    """A role that only the given workflow subjects can assume, with exactly one statement
+    of permissions."""
 
     def __init__(
         self,
@@ -63,7 +75,7 @@ class GithubRole(Construct):
         provider: iam.IOidcProvider,
         role_name: str,
         subjects: list[str],
-        bootstrap_roles: list[str],
+        permissions: iam.PolicyStatement,
         description: str,
         max_session_duration: Duration,
     ) -> None:
@@ -86,13 +98,7 @@ class GithubRole(Construct):
             description=description,
             max_session_duration=max_session_duration,
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="AssumeCdkBootstrapRoles",
-                actions=["sts:AssumeRole", "sts:TagSession"],
-                resources=bootstrap_roles,
-            )
-        )
+        self.role.add_to_policy(permissions)
 
 
 class IdentityStack(Stack):
@@ -108,18 +114,6 @@ class IdentityStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-
-        def bootstrap_roles(*kinds: str) -> list[str]:
-            return [
-                bootstrap_role_arn(
-                    kind,
-                    qualifier=service.cdk_qualifier,
-                    account=environment.account,
-                    region=environment.region,
-                )
-                for kind in kinds
-            ]
-
         oidc = GithubOidcProvider(
             self, "GithubOidc", create=service.creates_oidc_provider(environment)
         )
@@ -128,8 +122,20 @@ class IdentityStack(Stack):
             "GithubDeploy",
             provider=oidc.provider,
             role_name=service.resource_name(environment, "github-deploy"),
-            subjects=deploy_subjects(service.github.repository, environment.name),
-            bootstrap_roles=bootstrap_roles(*DEPLOY_BOOTSTRAP_ROLES),
+            subjects=deploy_subjects(service.github.subject_prefix, environment.name),
+            permissions=iam.PolicyStatement(
+                sid="AssumeThisEnvironmentsCdkBootstrapRoles",
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                resources=[
+                    bootstrap_role_arn(
+                        kind,
+                        qualifier=environment.cdk_qualifier,
+                        account=environment.account,
+                        region=environment.region,
+                    )
+                    for kind in DEPLOY_BOOTSTRAP_ROLES
+                ],
+            ),
             description=f"GitHub Actions deploys {service.name} to {environment.name}",
             # The workflow's deploy job may run up to two hours (a Multi-AZ database).
             max_session_duration=Duration.hours(2),
@@ -142,9 +148,18 @@ class IdentityStack(Stack):
                 "GithubDiff",
                 provider=oidc.provider,
                 role_name=service.resource_name(environment, "github-diff"),
-                subjects=pull_request_subjects(service.github.repository),
-                bootstrap_roles=bootstrap_roles("lookup"),
+                subjects=pull_request_subjects(service.github.subject_prefix),
+                permissions=iam.PolicyStatement(
+                    sid="ReadThisServicesStacks",
+                    actions=list(STACK_READ_ACTIONS),
+                    resources=[service.stacks_arn_pattern(environment)],
+                ),
                 description=f"Pull requests read {service.name}'s {environment.name} stacks",
                 max_session_duration=Duration.hours(1),
+            )
+            acknowledge(
+                diff.role.node.find_child("DefaultPolicy"),
+                DIFF_ROLE_READS_ITS_STACKS,
+                resource=service.stacks_arn_pattern(environment),
             )
             CfnOutput(self, "DiffRoleArn", value=diff.role.role_arn)

@@ -6,6 +6,7 @@ route out. Security groups chain load balancer -> service -> database / cache, e
 own port alone.
 """
 
+import jsii
 from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -17,6 +18,40 @@ from .log_groups import retained_log_group
 from .policy import acknowledge
 
 VPC_CIDR = "10.0.0.0/16"
+# The address plan: each subnet's range depends on its tier and its zone's place in the
+# region's zone list, never on how many zones the sizing uses. Changing the sizing (or adding
+# a zone) adds subnets; it never renumbers one, which would replace it and every database,
+# cache and task inside. The first two zones keep the ranges CDK gave small services before
+# this plan existed. Ranges are part of the template's compatibility promise: never change one.
+SUBNET_CIDRS: dict[str, tuple[str, ...]] = {
+    "Public": ("10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"),
+    "Private": ("10.0.16.0/20", "10.0.32.0/20", "10.0.64.0/20"),
+    "Isolated": ("10.0.48.0/24", "10.0.49.0/24", "10.0.50.0/24"),
+}
+
+
+@jsii.implements(ec2.IIpAddresses)
+class FixedAddressPlan:
+    """Gives each subnet its range from ``SUBNET_CIDRS`` (CDK's default packs them in order,
+    so a third zone would move every range after the first tier)."""
+
+    def __init__(self, region_zones: tuple[str, ...]) -> None:
+        self._region_zones = region_zones
+
+    def allocate_vpc_cidr(self) -> ec2.VpcIpamOptions:
+        return ec2.VpcIpamOptions(cidr_block=VPC_CIDR)
+
+    def allocate_subnets_cidr(self, input: ec2.AllocateCidrRequest) -> ec2.SubnetIpamOptions:
+        return ec2.SubnetIpamOptions(
+            allocated_subnets=[
+                ec2.AllocatedSubnet(
+                    cidr=SUBNET_CIDRS[subnet.configuration.name][
+                        self._region_zones.index(subnet.availability_zone)
+                    ]
+                )
+                for subnet in input.requested_subnets
+            ]
+        )
 
 
 def _drop_duplicate_dependency_of_default_security_group_handler(stack: Stack) -> None:
@@ -38,6 +73,7 @@ class Network(Construct):
         construct_id: str,
         *,
         availability_zones: tuple[str, ...],
+        region_zones: tuple[str, ...],
         nat_gateways: int,
         log_retention: logs.RetentionDays,
         container_port: int,
@@ -48,7 +84,7 @@ class Network(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
+            ip_addresses=FixedAddressPlan(region_zones),
             availability_zones=list(availability_zones),
             nat_gateways=min(nat_gateways, len(availability_zones)),
             # Strip the default security group's rules: nothing may use it by accident.
@@ -168,6 +204,7 @@ class NetworkStack(Stack):
             self,
             "Network",
             availability_zones=environment.availability_zones,
+            region_zones=environment.region_zones,
             nat_gateways=environment.sizing.nat_gateways,
             log_retention=environment.log_retention,
             container_port=service.container_port,

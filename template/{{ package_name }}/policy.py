@@ -20,10 +20,15 @@ def add_policy_checks(app: App) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
-def acknowledge(construct: IConstruct, acknowledgement: Acknowledgement) -> None:
-    """Acknowledge one finding of the table on one construct."""
+def acknowledge(
+    construct: IConstruct, acknowledgement: Acknowledgement, *, resource: str | None = None
+) -> None:
+    """Acknowledge one finding of the table on one construct (about ``resource``, for the
+    entries whose finding names one)."""
     Validations.of(construct).acknowledge(
-        Acknowledgment(id=acknowledgement.validation_id, reason=acknowledgement.reason)
+        Acknowledgment(
+            id=acknowledgement.validation_id_for(resource), reason=acknowledgement.reason
+        )
     )
 
 

@@ -9,7 +9,7 @@ from .config import EnvironmentConfig, ServiceConfig
 from .datastore import DatastoreStack
 from .identity import IdentityStack
 from .network import NetworkStack
-from .state import bootstrap_synthesizer
+from .state import administrator_synthesizer, bootstrap_synthesizer
 
 PHASES = ("Identity", "Network", "Datastore", "Compute")
 
@@ -30,12 +30,18 @@ def add_environment(
         "service": service,
         "environment": environment,
         "env": Environment(account=environment.account, region=environment.region),
-        "synthesizer": bootstrap_synthesizer(service.cdk_qualifier),
     }
 
-    def name(phase: str) -> dict[str, str]:
+    def name(phase: str) -> dict[str, object]:
+        """Stack id and name, and a synthesizer of its own (one binds to one stack): the
+        pipeline deploys every phase but Identity, which an administrator deploys."""
         stack_name = service.stack_name(environment, phase)
-        return {"construct_id": stack_name, "stack_name": stack_name}
+        synthesizer = administrator_synthesizer if phase == "Identity" else bootstrap_synthesizer
+        return {
+            "construct_id": stack_name,
+            "stack_name": stack_name,
+            "synthesizer": synthesizer(environment.cdk_qualifier),
+        }
 
     identity = IdentityStack(
         app,

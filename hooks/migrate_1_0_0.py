@@ -1,0 +1,33 @@
+"""Migration to 1.0.0, before the update: run by copier in the service repository.
+
+1.0.0 is the first release that copier updates without --trust; services rendered before it
+(from untagged commits) cross this migration once, with --trust (see CHANGELOG.md).
+
+- Their repositories present GitHub's legacy OIDC subject: the answers file says so, so the
+  trust policies keep the format they had (the question's default says the same for updates
+  that skip answered questions).
+- Files this release moves are moved first, so the team's edits merge into the new place (or
+  conflict there, loudly) instead of vanishing with the old path.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from migration import add_answer_if_missing, move_team_files
+
+# old path -> new path, for managed files this release moves.
+MOVED_FILES: dict[str, str] = {}
+
+
+def main() -> None:
+    project = Path.cwd()
+    add_answer_if_missing(project, "github_legacy_subject", True)
+    move_team_files(project, MOVED_FILES)
+
+
+if __name__ == "__main__":
+    main()

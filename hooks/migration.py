@@ -1,0 +1,39 @@
+"""What every migration does, in a service repository that copier is about to update.
+
+Only the standard library: copier runs migrations with its own interpreter.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+def add_answer_if_missing(project: Path, question: str, value: bool | str) -> None:
+    """Record an answer the project was rendered without (one line of YAML, appended), so an
+    update keeps what the old release did instead of asking."""
+    answers = project / ANSWERS_FILE
+    lines = answers.read_text().splitlines()
+    if any(line.startswith(f"{question}:") for line in lines):
+        return
+    rendered = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    answers.write_text("\n".join([*lines, f"{question}: {rendered}"]) + "\n")
+
+
+def move_team_files(project: Path, moves: dict[str, str]) -> None:
+    """Move each file the release renames, with git when the project is a repository, so the
+    team's version is what the update merges the template's changes into."""
+    for old, new in moves.items():
+        source, target = project / old, project / new
+        if not source.exists() or target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        moved = subprocess.run(
+            ["git", "mv", old, new], cwd=project, capture_output=True, check=False
+        )
+        if moved.returncode != 0:
+            shutil.move(source, target)
+        print(f"migration: moved {old} -> {new} (your edits come along)")

@@ -1,0 +1,149 @@
+"""The CloudFormation execution policy of this service's bootstrap stacks.
+
+`cdk bootstrap` gives the role that CloudFormation deploys with AdministratorAccess unless it
+is handed policies. This one allows the services the Network, Datastore and Compute stacks
+use, IAM only on roles those stacks own, and denies everything on the Identity stack, its
+GitHub roles and OIDC provider, the bootstrap stack and this policy itself: a change pushed
+to the repository can never widen the pipeline's own power.
+
+An administrator creates it before bootstrapping (README: "First deploy"):
+
+    uv run python -m <package>.execution_policy <environment> > execution-policy.json
+
+A test checks that it covers every resource type the synthesized stacks contain.
+"""
+
+import json
+import sys
+from typing import Any
+
+from .config import EnvironmentConfig, ServiceConfig
+
+# The service prefix of each CloudFormation type namespace the pipeline's stacks use. A new
+# namespace fails tests/test_execution_policy.py until it is added here, after review.
+SERVICE_OF_TYPE_NAMESPACE: dict[str, str] = {
+    "AWS::ApplicationAutoScaling": "application-autoscaling",
+    "AWS::CertificateManager": "acm",
+    "AWS::CloudWatch": "cloudwatch",
+    "AWS::EC2": "ec2",
+    "AWS::ECS": "ecs",
+    "AWS::ElastiCache": "elasticache",
+    "AWS::ElasticLoadBalancingV2": "elasticloadbalancing",
+    "AWS::Events": "events",
+    "AWS::KMS": "kms",
+    "AWS::Lambda": "lambda",
+    "AWS::Logs": "logs",
+    "AWS::RDS": "rds",
+    "AWS::Route53": "route53",
+    "AWS::S3": "s3",
+    "AWS::SecretsManager": "secretsmanager",  # pragma: allowlist secret
+    "AWS::Serverless": "serverlessrepo",
+    "AWS::SNS": "sns",
+    "AWS::StepFunctions": "states",
+    "AWS::WAFv2": "wafv2",
+    # Custom resources run a Lambda function of the same stack.
+    "Custom": "lambda",
+}
+# What CloudFormation does to the roles (and their inline policies) the stacks own.
+ROLE_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:PassRole",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+)
+# The transform of AWS::Serverless::Application (the database's rotation function).
+SERVERLESS_TRANSFORM = "Serverless-2016-10-31"
+
+
+def policy_name(service: ServiceConfig, environment: EnvironmentConfig) -> str:
+    return service.resource_name(environment, "cdk-execution")
+
+
+def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str, Any]:
+    """The policy document for one environment's bootstrap stack."""
+    account, region = environment.account, environment.region
+    iam = f"arn:aws:iam::{account}"
+    stacks = f"arn:aws:cloudformation:{region}:{account}:stack"
+    own_prefix = f"{service.stack_prefix}-{environment.pascal_name}-"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ServicesOfThePipelinesStacks",
+                "Effect": "Allow",
+                "Action": sorted({f"{p}:*" for p in SERVICE_OF_TYPE_NAMESPACE.values()}),
+                "Resource": "*",
+            },
+            {
+                "Sid": "RolesOfThePipelinesStacks",
+                "Effect": "Allow",
+                "Action": list(ROLE_ACTIONS),
+                "Resource": f"{iam}:role/{own_prefix}*",
+            },
+            {
+                "Sid": "ServiceLinkedRoles",
+                "Effect": "Allow",
+                "Action": "iam:CreateServiceLinkedRole",
+                "Resource": f"{iam}:role/aws-service-role/*",
+            },
+            {
+                "Sid": "NestedStacksAndTheServerlessTransform",
+                "Effect": "Allow",
+                "Action": "cloudformation:*",
+                "Resource": [
+                    f"{stacks}/{own_prefix}*/*",
+                    f"arn:aws:cloudformation:{region}:aws:transform/{SERVERLESS_TRANSFORM}",
+                ],
+            },
+            {
+                "Sid": "BootstrapVersionCheck",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": (
+                    f"arn:aws:ssm:{region}:{account}:parameter/cdk-bootstrap/"
+                    f"{environment.cdk_qualifier}/version"
+                ),
+            },
+            {
+                "Sid": "NeverTheIdentityBootstrapOrThisPolicy",
+                "Effect": "Deny",
+                "Action": ["iam:*", "cloudformation:*"],
+                "Resource": [
+                    f"{iam}:role/{service.resource_name(environment, 'github-')}*",
+                    f"{iam}:oidc-provider/*",
+                    f"{iam}:role/cdk-{environment.cdk_qualifier}-*",
+                    f"{iam}:policy/{policy_name(service, environment)}",
+                    f"{stacks}/{service.stack_name(environment, 'Identity')}/*",
+                    f"{stacks}/CDKToolkit-{environment.cdk_qualifier}/*",
+                ],
+            },
+        ],
+    }
+
+
+def main(arguments: list[str]) -> int:
+    from .environments import SERVICE
+
+    names = [environment.name for environment in SERVICE.environments]
+    if len(arguments) != 1 or arguments[0] not in names:
+        print(f"usage: python -m {__package__}.execution_policy <{'|'.join(names)}>")
+        return 2
+    environment = next(e for e in SERVICE.environments if e.name == arguments[0])
+    print(json.dumps(document(SERVICE, environment), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,203 @@
+"""`copier copy` as a person runs it: in a terminal, answering each prompt by hand.
+
+The copy runs in a pseudo-terminal (pexpect) of 80 columns, and a terminal emulator (pyte)
+keeps the screen, so the tests read what the person reads: every help line whole, a refused
+answer re-asked with its rule, and no traceback on any path through the questions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pyte
+import pytest
+import yaml
+
+from .conftest import TEMPLATE
+
+COLUMNS, ROWS = 80, 50
+ENTER, DOWN, SPACE, BACKSPACE = "\r", "\x1b[B", " ", "\x7f"
+
+
+class Terminal:
+    """A person at an 80-column terminal running one command."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        self.screen = pyte.Screen(COLUMNS, ROWS)
+        self._stream = pyte.Stream(self.screen)
+        self.transcript = ""
+        environment = {
+            **os.environ,
+            "TERM": "xterm-256color",
+            # prompt_toolkit asks the terminal where its cursor is; pyte does not answer.
+            "PROMPT_TOOLKIT_NO_CPR": "1",
+        }
+        self.child = pexpect.spawn(
+            command[0],
+            command[1:],
+            cwd=cwd,
+            env=environment,
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(ROWS, COLUMNS),
+        )
+        self.child.logfile_read = self
+
+    # pexpect's logfile protocol: everything the program prints reaches the screen.
+    def write(self, text: str) -> None:
+        self.transcript += text
+        self._stream.feed(text)
+
+    def flush(self) -> None:
+        pass
+
+    def answer(self, prompt: str, keys: str) -> None:
+        """Wait for a prompt (a piece of its help), then type the keys."""
+        self.child.expect(re.escape(prompt))
+        self.child.send(keys)
+
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen.display]
+
+    def wait_for_line(self, text: str) -> str:
+        """The screen line showing ``text`` once the program has drawn it."""
+        self.child.expect(re.escape(text))
+        self.child.expect(pexpect.TIMEOUT, timeout=0.5)  # let it finish drawing
+        return next(line for line in self.lines() if text in line)
+
+    def finish(self) -> int:
+        self.child.expect(pexpect.EOF, timeout=120)
+        self.child.close()
+        return self.child.exitstatus
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[callable]:
+    copier = shutil.which("copier")
+    assert copier, "copier must be installed (uv sync)"
+    started: list[Terminal] = []
+
+    def start(destination: str = "orders-api") -> Terminal:
+        session = Terminal([copier, "copy", str(TEMPLATE), destination], tmp_path)
+        started.append(session)
+        return session
+
+    yield start
+    for session in started:
+        if session.child.isalive():
+            session.child.terminate(force=True)
+
+
+def _answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def _common_start(term: Terminal, *, sizing_keys: str = ENTER) -> None:
+    term.answer("Service name", "orders-api" + ENTER)
+    term.answer("account id of production", "123456789012" + ENTER)
+    term.answer("region every environment", ENTER)
+    term.answer("Size of production", sizing_keys)
+    term.answer("GitHub repository (owner/name)", "acme/orders-api" + ENTER)
+
+
+def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Path) -> None:
+    term = terminal()
+    term.answer("Service name", "Orders_API" + ENTER)
+    # Refused: the rule shows whole on one line, and the question is asked again.
+    line = term.wait_for_line("Validation error for question 'service_name'")
+    assert "a-z 0-9 -, letter first, no - last" in line
+    term.child.send(BACKSPACE * len("Orders_API") + "orders-api" + ENTER)
+    term.answer("account id of production", "123456789012" + ENTER)
+    term.answer("region every environment", ENTER)
+    term.answer("Size of production", ENTER)
+    term.answer("GitHub repository (owner/name)", "acme/orders-api.git" + ENTER)
+    line = term.wait_for_line("Validation error for question 'github_repository'")
+    assert "give owner/name, without .git" in line
+    term.child.send(BACKSPACE * len(".git") + ENTER)
+    term.answer("name-only", "n")
+    term.answer("numeric id of the repository's owner", "1234567" + ENTER)
+    term.answer("numeric id of the repository (the second", "7654321" + ENTER)
+    term.answer("Environments, deployed in the order", ENTER)
+    term.answer("public domain of production", ENTER)
+    term.answer("one GitHub OIDC provider per account", "n")
+    term.answer("liveness path", ENTER)
+    term.answer("Qualifier of this service's CDK bootstrap", ENTER)
+    term.answer("pull-request job", "y")
+    assert term.finish() == 0, term.transcript[-2000:]
+    assert "Traceback" not in term.transcript
+    answers = _answers(tmp_path / "orders-api")
+    assert answers["github_repository"] == "acme/orders-api"
+    assert answers["environments"] == ["prod"]
+    assert (answers["github_owner_id"], answers["github_repository_id"]) == ("1234567", "7654321")
+    assert "hosted_zone_id" not in answers
+
+
+def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path: Path) -> None:
+    term = terminal()
+    _common_start(term, sizing_keys=DOWN + DOWN + ENTER)  # large
+    term.answer("name-only", "n")
+    term.answer("numeric id of the repository's owner", "1234567" + ENTER)
+    term.answer("numeric id of the repository (the second", "7654321" + ENTER)
+    # dev and staging join the preselected prod.
+    term.answer("Environments, deployed in the order", SPACE + DOWN + SPACE + ENTER)
+    term.answer("May dev or staging use production's AWS account?", ENTER)  # no
+    term.answer("account id of dev", "123456789012" + ENTER)
+    line = term.wait_for_line("Validation error for question 'dev_account_id'")
+    assert "same as prod; sharing is off" in line
+    term.child.send(BACKSPACE * 12 + "210987654321" + ENTER)
+    term.answer("account id of staging", "210987654322" + ENTER)
+    term.answer("public domain of production", "orders.example.com" + ENTER)
+    # The question that used to crash: its prompt shows, with no default to fail.
+    term.answer("hosted zone id", "Z0123456789ABCDEFGHIJ" + ENTER)
+    term.answer("name of that hosted zone", ENTER)  # example.com, derived
+    term.answer("one GitHub OIDC provider per account", "y")
+    term.answer("liveness path", ENTER)
+    term.answer("Qualifier of this service's CDK bootstrap", ENTER)
+    term.answer("pull-request job", "n")
+    assert term.finish() == 0, term.transcript[-2000:]
+    assert "Traceback" not in term.transcript
+    answers = _answers(tmp_path / "orders-api")
+    assert answers["sizing"] == "large"
+    assert answers["environments"] == ["dev", "staging", "prod"]
+    assert (answers["dev_account_id"], answers["staging_account_id"]) == (
+        "210987654321",
+        "210987654322",
+    )
+    assert (answers["hosted_zone_id"], answers["hosted_zone_name"]) == (
+        "Z0123456789ABCDEFGHIJ",
+        "example.com",
+    )
+    assert answers["import_github_oidc_provider"] is True
+    assert answers["enable_pr_diff"] is False
+
+
+def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: Path) -> None:
+    term = terminal()
+    _common_start(term)
+    term.answer("name-only", "y")
+    # No id is asked: the next prompt is the environments. dev joins prod.
+    term.answer("Environments, deployed in the order", SPACE + ENTER)
+    term.answer("May dev or staging use production's AWS account?", "y")
+    term.answer("account id of dev", "123456789012" + ENTER)
+    term.answer("public domain of production", ENTER)
+    term.answer("one GitHub OIDC provider per account", "n")
+    term.answer("liveness path", ENTER)
+    term.answer("Qualifier of this service's CDK bootstrap", ENTER)
+    term.answer("pull-request job", "y")
+    assert term.finish() == 0, term.transcript[-2000:]
+    assert "numeric id" not in term.transcript
+    project = tmp_path / "orders-api"
+    answers = _answers(project)
+    assert answers["github_legacy_subject"] is True
+    assert "github_owner_id" not in answers
+    environments = (project / "orders_api" / "environments.py").read_text()
+    assert "owner_id=None" in environments
+    # One account, two bootstrap stacks: dev cannot assume prod's bootstrap roles.
+    qualifier = answers["cdk_qualifier"]
+    assert f'cdk_qualifier="{qualifier}d"' in environments
+    assert f'cdk_qualifier="{qualifier}p"' in environments
