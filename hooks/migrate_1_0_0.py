@@ -19,8 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from migration import add_answer_if_missing, move_team_files
 
-# old path -> new path, for managed files this release moves.
-MOVED_FILES: dict[str, str] = {}
+# old path -> new path, for managed files this release moves: the sample service became an
+# ASGI app whose dependency checks live in health.py.
+MOVED_FILES: dict[str, str] = {
+    "service/app/checks.py": "service/app/health.py",
+    "service/tests/test_checks.py": "service/tests/test_health.py",
+    "service/tests/test_server.py": "service/tests/test_app.py",
+}
 
 
 def main() -> None:

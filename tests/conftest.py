@@ -87,7 +87,8 @@ def large_project(copie_session: Any) -> Path:
 @pytest.fixture(scope="session")
 def medium_project(copie_session: Any) -> Path:
     """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff,
-    and a repository that still presents GitHub's legacy (name-only) OIDC subject."""
+    a repository that still presents GitHub's legacy (name-only) OIDC subject, and Dependabot
+    with the weekly template-update check instead of Renovate."""
     return _copied(
         copie_session,
         sizing="medium",
@@ -97,6 +98,7 @@ def medium_project(copie_session: Any) -> Path:
         import_github_oidc_provider=True,
         enable_pr_diff=False,
         github_legacy_subject=True,
+        dependency_bot="dependabot",
     )
 
 

@@ -6,6 +6,7 @@ project (tests/test_pipeline.py, run by test_template.py against the synthesized
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,12 @@ def project(request: pytest.FixtureRequest) -> Path:
 def test_workflow_files_follow_the_answers(
     default_project: Path, medium_project: Path, large_project: Path
 ) -> None:
-    for project, has_diff in ((default_project, True), (medium_project, False)):
+    for project, optional in (
+        (default_project, {"diff.yml"}),
+        (medium_project, {"template-update.yml"}),
+    ):
         workflows = {p.name for p in (project / ".github" / "workflows").iterdir()}
-        assert workflows == {"ci.yml", "deploy.yml"} | ({"diff.yml"} if has_diff else set())
+        assert workflows == {"ci.yml", "deploy.yml"} | optional
     # Forks and Dependabot get no OIDC token: their pull requests skip the diff jobs.
     diff = _load(default_project / ".github" / "workflows" / "diff.yml")
     for job in diff["jobs"].values():
@@ -78,7 +82,11 @@ def test_least_privilege_and_hardening(project: Path) -> None:
                 continue
             assert 0 < job["timeout-minutes"] <= 120, where
             assert job["runs-on"] == "ubuntu-24.04", where
-            assert set(job["permissions"]) <= {"contents", "id-token"}, where
+            # Only the template-update check writes anything: the issue it opens.
+            allowed = {"contents", "id-token"} | (
+                {"issues"} if path.name == "template-update.yml" else set()
+            )
+            assert set(job["permissions"]) <= allowed, where
             assert job["permissions"]["contents"] == "read", where
     for path in _github_files(project):
         for step in _steps(_load(path)):
@@ -118,11 +126,28 @@ def test_ci_runs_every_check_without_aws(project: Path) -> None:
     assert deploy["jobs"]["checks"]["uses"] == "$/.github/workflows/ci.yml"
 
 
-def test_dependabot_keeps_every_ecosystem_current_with_a_cooldown(project: Path) -> None:
-    updates = _load(project / ".github" / "dependabot.yml")["updates"]
+def test_one_bot_keeps_dependencies_and_the_template_current(
+    default_project: Path, medium_project: Path
+) -> None:
+    # Renovate (the default): every manager, the template through its copier manager.
+    renovate = json.loads((default_project / "renovate.json").read_text())
+    assert renovate["minimumReleaseAge"] == "7 days"
+    copier_rule = next(r for r in renovate["packageRules"] if r.get("matchManagers") == ["copier"])
+    assert copier_rule["minimumReleaseAge"] == "0 days"
+    assert "helpers:pinGitHubActionDigests" in renovate["extends"]
+    assert not (default_project / ".github" / "dependabot.yml").exists()
+    assert not (default_project / ".github" / "workflows" / "template-update.yml").exists()
+    # Without Renovate: Dependabot for dependencies, a weekly check for template releases.
+    assert not (medium_project / "renovate.json").exists()
+    updates = _load(medium_project / ".github" / "dependabot.yml")["updates"]
     assert {u["package-ecosystem"] for u in updates} == {"github-actions", "uv", "npm", "docker"}
     for update in updates:
         assert update["cooldown"]["default-days"] >= 7, update["package-ecosystem"]
+    check = _load(medium_project / ".github" / "workflows" / "template-update.yml")
+    assert "schedule" in check[True]
+    scripts = "\n".join(step.get("run", "") for step in _steps(check))
+    assert "copier check-update --output-format json" in scripts
+    assert "gh issue create" in scripts
 
 
 def test_zizmor_finds_nothing(project: Path) -> None:
@@ -138,7 +163,10 @@ def test_github_files_match_their_schemas(project: Path) -> None:
     for schema, paths in (
         ("vendor.github-workflows", sorted((github / "workflows").glob("*.yml"))),
         ("vendor.github-actions", sorted((github / "actions").glob("*/action.yml"))),
-        ("vendor.dependabot", [github / "dependabot.yml"]),
+        ("vendor.dependabot", sorted(github.glob("dependabot.yml"))),
+        ("vendor.renovate", sorted(project.glob("renovate.json"))),
     ):
+        if not paths:
+            continue
         command = ["check-jsonschema", "--builtin-schema", schema, *map(str, paths)]
         run(command, project)

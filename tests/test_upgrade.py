@@ -1,0 +1,263 @@
+"""Services that live: rendered from a release, edited by their team, updated to the next one
+through the real CLI, exactly as the READMEs and the CHANGELOG say.
+
+Releases are built in a throwaway git repository of the template: the previous release (the
+last commit before 1.0.0, which needed --trust and copier-template-extensions), this tree as
+1.0.0 (the first release copier updates alone), and a 1.0.1 made here that changes a line a
+team also edits.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import BASE_ANSWERS, TEMPLATE, run
+
+# The last commit of the template before its first release: what services out there run.
+PREVIOUS_RELEASE = "002b5a6"
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.com",
+}
+# The commands of README.md and CHANGELOG.md: copier alone, and once with --trust for the
+# update that crosses the 1.0.0 migration (the previous release ran Jinja extensions).
+COPIER = ["uvx", "copier"]
+LEGACY_COPIER = ["uvx", "--with", "copier-template-extensions", "copier"]
+CONFLICT = re.compile(
+    r"^<<<<<<< before updating$.*?^>>>>>>> after updating$\n?", re.MULTILINE | re.DOTALL
+)
+GENERATED = {".git", ".venv", "node_modules", "cdk.out", "__pycache__"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def git_identity() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in GIT_IDENTITY.items():
+            patch.setenv(name, value)
+        yield
+
+
+def _commit(repository: Path, message: str, tag: str | None = None) -> None:
+    run(["git", "add", "--all"], repository)
+    run(["git", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message], repository)
+    if tag:
+        run(["git", "tag", tag], repository)
+
+
+def _replace_tree(repository: Path, files: dict[str, bytes]) -> None:
+    for path in repository.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for relative, content in files.items():
+        target = repository / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def _tree_at(commit: str) -> dict[str, bytes]:
+    names = run(["git", "ls-tree", "-r", "--name-only", commit], TEMPLATE).stdout.splitlines()
+    return {
+        name: subprocess.run(
+            ["git", "show", f"{commit}:{name}"], cwd=TEMPLATE, capture_output=True, check=True
+        ).stdout
+        for name in names
+    }
+
+
+def _working_tree() -> dict[str, bytes]:
+    listed = run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE
+    ).stdout.splitlines()
+    return {name: (TEMPLATE / name).read_bytes() for name in listed if (TEMPLATE / name).is_file()}
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """0.1.0 (the previous release), 1.0.0 (this tree) and 1.0.1 (one README line changed)."""
+    template = tmp_path_factory.mktemp("releases") / "cdk-service-template"
+    template.mkdir()
+    run(["git", "init", "--quiet", "--initial-branch=main"], template)
+    _replace_tree(template, _tree_at(PREVIOUS_RELEASE))
+    _commit(template, "the previous release", tag="0.1.0")
+    _replace_tree(template, _working_tree())
+    _commit(template, "release 1.0.0", tag="1.0.0")
+    readme = template / "template" / "README.md.jinja"
+    text = readme.read_text()
+    title = next(line for line in text.splitlines() if line.startswith("# "))
+    readme.write_text(text.replace(title, f"{title} (service)", 1))
+    _commit(template, "release 1.0.1: the README's title names the repository a service", "1.0.1")
+    return template
+
+
+def _render(copier: list[str], template: Path, project: Path, *arguments: str) -> None:
+    run([*copier, "copy", "--defaults", *arguments, str(template), str(project)], project.parent)
+    if not (project / ".git").exists():
+        run(["git", "init", "--quiet", "--initial-branch=main"], project)
+    _commit(project, "render from the template")
+
+
+def _data(answers: dict[str, Any]) -> list[str]:
+    return [argument for key, value in answers.items() for argument in ("--data", f"{key}={value}")]
+
+
+def _answers(project: Path) -> dict[str, Any]:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def _files(project: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(project)): path.read_text(errors="ignore")
+        for path in project.rglob("*")
+        if path.is_file() and not GENERATED.intersection(path.relative_to(project).parts)
+    }
+
+
+def _check(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "scripts/check"], cwd=project, capture_output=True, text=True, check=False
+    )
+
+
+LEGACY_ANSWERS = {
+    key: BASE_ANSWERS[key]
+    for key in ("service_name", "aws_account_id", "aws_region", "github_repository")
+}
+
+
+def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_conflicts(
+    releases: Path, tmp_path: Path
+) -> None:
+    # What the previous release rendered and what 1.0.0 renders for the same answers.
+    old = tmp_path / "old-render"
+    new = tmp_path / "new-render"
+    _render(LEGACY_COPIER, releases, old, "--trust", "--vcs-ref", "0.1.0", *_data(LEGACY_ANSWERS))
+    _render(
+        COPIER,
+        releases,
+        new,
+        "--vcs-ref",
+        "1.0.0",
+        *_data({**LEGACY_ANSWERS, "github_legacy_subject": True}),
+    )
+    old_files, new_files = _files(old), _files(new)
+    # The team's service, rendered from the previous release.
+    project = tmp_path / "orders-api"
+    _render(
+        LEGACY_COPIER, releases, project, "--trust", "--vcs-ref", "0.1.0", *_data(LEGACY_ANSWERS)
+    )
+
+    # 1. An edit in a file the release leaves as it was.
+    untouched = next(
+        name
+        for name in sorted(old_files)
+        if name.startswith("orders_api/") and old_files[name] == new_files.get(name)
+    )
+    (project / untouched).write_text(old_files[untouched] + "\n\n# The team's own note.\n")
+    # 2. An edit of a line the release changes too.
+    readme_line = next(
+        line
+        for line in old_files["README.md"].splitlines()
+        if len(line) > 40 and line not in new_files["README.md"]
+    )
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace(readme_line, readme_line + " (the team's)", 1))
+    # 3. An edit of a file the release moves (its migration moves the team's copy first).
+    moved_from, moved_to = "service/app/checks.py", "service/app/health.py"
+    (project / moved_from).write_text(old_files[moved_from] + "\n# The team's own check.\n")
+    _commit(project, "team work")
+
+    # The update CHANGELOG 1.0.0 gives services of the previous release, re-answering sizing.
+    run(
+        [
+            *LEGACY_COPIER,
+            "update",
+            "--trust",
+            "--skip-answered",
+            "--defaults",
+            "--vcs-ref",
+            "1.0.0",
+            "--data",
+            "sizing=medium",
+        ],
+        project,
+    )
+
+    answers = _answers(project)
+    assert answers["_commit"] == "1.0.0"
+    # GitHub's subject format stays the one the service's roles trust: no ids were asked.
+    assert answers["github_legacy_subject"] is True
+    assert "owner_id=None" in (project / "orders_api" / "environments.py").read_text()
+    # The changed answer re-rendered.
+    assert 'SIZING_PRESETS["medium"]' in (project / "orders_api" / "environments.py").read_text()
+    # 1. kept; 2. a reported conflict; 3. the team's edit is at the new path.
+    assert (project / untouched).read_text().endswith("# The team's own note.\n")
+    readme_text = readme.read_text()
+    assert CONFLICT.search(readme_text), readme_text[:2000]
+    assert "(the team's)" in readme_text
+    assert not (project / moved_from).exists()
+    assert "# The team's own check." in (project / moved_to).read_text()
+
+    # The conflict is loud: the project's own checks refuse it and name the file.
+    refused = _check(project)
+    assert refused.returncode != 0
+    assert "README.md:" in refused.stdout
+
+    # Resolved (the release's side kept, the team's edits re-applied), it passes every check.
+    for path in [project / "README.md", project / moved_to]:
+        path.write_text(
+            CONFLICT.sub(
+                lambda match: match.group(0).split("=======\n", 1)[1].rsplit(">>>>>>>", 1)[0],
+                path.read_text(),
+            )
+        )
+    for rejected in project.rglob("*.rej"):
+        rejected.unlink()
+    run(["git", "add", "--all"], project)
+    run(["uv", "sync", "--quiet", "--locked"], project)
+    run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], project)
+    result = _check(project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -> None:
+    project = tmp_path / "orders-api"
+    _render(
+        COPIER,
+        releases,
+        project,
+        "--vcs-ref",
+        "1.0.0",
+        "--data-file",
+        str(TEMPLATE / "example-answers.yml"),
+    )
+    # The team edits the line 1.0.1 changes, and a line it does not.
+    readme = project / "README.md"
+    title = next(line for line in readme.read_text().splitlines() if line.startswith("# "))
+    readme.write_text(readme.read_text().replace(title, f"{title}: orders", 1))
+    sizing = project / "orders_api" / "sizing.py"
+    sizing.write_text(sizing.read_text() + "\n# The team's own note.\n")
+    _commit(project, "team work")
+
+    # Renovate's command; no --trust, no package besides copier.
+    run([*COPIER, "update", "--skip-answered", "--defaults"], project)
+
+    assert _answers(project)["_commit"] == "1.0.1"
+    assert sizing.read_text().endswith("# The team's own note.\n")
+    assert CONFLICT.search(readme.read_text())
+    refused = _check(project)
+    assert refused.returncode != 0 and "README.md:1:<<<<<<< before updating" in refused.stdout
+
+    # The same release again changes nothing.
+    readme.write_text(CONFLICT.sub("", readme.read_text()))
+    _commit(project, "resolved")
+    run([*COPIER, "update", "--skip-answered", "--defaults"], project)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
