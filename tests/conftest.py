@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -38,9 +40,20 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ.pop(name, None)
 
 
-def run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    command: list[str],
+    cwd: Path,
+    timeout: int = 600,
+    environment: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=environment,
     )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -124,3 +137,98 @@ def load_module(relative_path: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# The last commit of the template before its first release: what services out there run.
+PREVIOUS_RELEASE = "002b5a6"
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.com",
+}
+# The commands of README.md and CHANGELOG.md: copier alone, and once with --trust for the
+# update that crosses the 1.0.0 migration (the previous release ran Jinja extensions).
+COPIER = ["uvx", "copier"]
+LEGACY_COPIER = ["uvx", "--with", "copier-template-extensions", "copier"]
+CONFLICT = re.compile(
+    r"^<<<<<<< before updating$.*?^>>>>>>> after updating$\n?", re.MULTILINE | re.DOTALL
+)
+GENERATED = {".git", ".venv", "node_modules", "cdk.out", "__pycache__"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def git_identity() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in GIT_IDENTITY.items():
+            patch.setenv(name, value)
+        yield
+
+
+def commit(repository: Path, message: str, tag: str | None = None) -> None:
+    run(["git", "add", "--all"], repository)
+    run(["git", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message], repository)
+    if tag:
+        run(["git", "tag", tag], repository)
+
+
+def _replace_tree(repository: Path, files: dict[str, bytes]) -> None:
+    for path in repository.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for relative, content in files.items():
+        target = repository / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def _tree_at(commit: str) -> dict[str, bytes]:
+    names = run(["git", "ls-tree", "-r", "--name-only", commit], TEMPLATE).stdout.splitlines()
+    return {
+        name: subprocess.run(
+            ["git", "show", f"{commit}:{name}"], cwd=TEMPLATE, capture_output=True, check=True
+        ).stdout
+        for name in names
+    }
+
+
+def _working_tree() -> dict[str, bytes]:
+    listed = run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE
+    ).stdout.splitlines()
+    return {name: (TEMPLATE / name).read_bytes() for name in listed if (TEMPLATE / name).is_file()}
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """0.1.0 (the previous release), 1.0.0 (this tree) and 1.0.1 (one README line changed)."""
+    template = tmp_path_factory.mktemp("releases") / "cdk-service-template"
+    template.mkdir()
+    run(["git", "init", "--quiet", "--initial-branch=main"], template)
+    _replace_tree(template, _tree_at(PREVIOUS_RELEASE))
+    commit(template, "the previous release", tag="0.1.0")
+    _replace_tree(template, _working_tree())
+    commit(template, "release 1.0.0", tag="1.0.0")
+    readme = template / "template" / "README.md.jinja"
+    text = readme.read_text()
+    title = next(line for line in text.splitlines() if line.startswith("# "))
+    readme.write_text(text.replace(title, f"{title} (service)", 1))
+    commit(template, "release 1.0.1: the README's title names the repository a service", "1.0.1")
+    return template
+
+
+def render(copier: list[str], template: Path, project: Path, *arguments: str) -> None:
+    run([*copier, "copy", "--defaults", *arguments, str(template), str(project)], project.parent)
+    if not (project / ".git").exists():
+        run(["git", "init", "--quiet", "--initial-branch=main"], project)
+    commit(project, "render from the template")
+
+
+def data_arguments(answers: dict[str, Any]) -> list[str]:
+    return [argument for key, value in answers.items() for argument in ("--data", f"{key}={value}")]
+
+
+LEGACY_ANSWERS = {
+    key: BASE_ANSWERS[key]
+    for key in ("service_name", "aws_account_id", "aws_region", "github_repository")
+}

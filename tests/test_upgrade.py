@@ -9,104 +9,24 @@ team also edits.
 
 from __future__ import annotations
 
-import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from .conftest import BASE_ANSWERS, TEMPLATE, run
-
-# The last commit of the template before its first release: what services out there run.
-PREVIOUS_RELEASE = "002b5a6"
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.com",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.com",
-}
-# The commands of README.md and CHANGELOG.md: copier alone, and once with --trust for the
-# update that crosses the 1.0.0 migration (the previous release ran Jinja extensions).
-COPIER = ["uvx", "copier"]
-LEGACY_COPIER = ["uvx", "--with", "copier-template-extensions", "copier"]
-CONFLICT = re.compile(
-    r"^<<<<<<< before updating$.*?^>>>>>>> after updating$\n?", re.MULTILINE | re.DOTALL
+from .conftest import (
+    CONFLICT,
+    COPIER,
+    GENERATED,
+    LEGACY_ANSWERS,
+    LEGACY_COPIER,
+    TEMPLATE,
+    commit,
+    data_arguments,
+    render,
+    run,
 )
-GENERATED = {".git", ".venv", "node_modules", "cdk.out", "__pycache__"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def git_identity() -> Any:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in GIT_IDENTITY.items():
-            patch.setenv(name, value)
-        yield
-
-
-def _commit(repository: Path, message: str, tag: str | None = None) -> None:
-    run(["git", "add", "--all"], repository)
-    run(["git", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message], repository)
-    if tag:
-        run(["git", "tag", tag], repository)
-
-
-def _replace_tree(repository: Path, files: dict[str, bytes]) -> None:
-    for path in repository.iterdir():
-        if path.name != ".git":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    for relative, content in files.items():
-        target = repository / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-
-
-def _tree_at(commit: str) -> dict[str, bytes]:
-    names = run(["git", "ls-tree", "-r", "--name-only", commit], TEMPLATE).stdout.splitlines()
-    return {
-        name: subprocess.run(
-            ["git", "show", f"{commit}:{name}"], cwd=TEMPLATE, capture_output=True, check=True
-        ).stdout
-        for name in names
-    }
-
-
-def _working_tree() -> dict[str, bytes]:
-    listed = run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE
-    ).stdout.splitlines()
-    return {name: (TEMPLATE / name).read_bytes() for name in listed if (TEMPLATE / name).is_file()}
-
-
-@pytest.fixture(scope="module")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """0.1.0 (the previous release), 1.0.0 (this tree) and 1.0.1 (one README line changed)."""
-    template = tmp_path_factory.mktemp("releases") / "cdk-service-template"
-    template.mkdir()
-    run(["git", "init", "--quiet", "--initial-branch=main"], template)
-    _replace_tree(template, _tree_at(PREVIOUS_RELEASE))
-    _commit(template, "the previous release", tag="0.1.0")
-    _replace_tree(template, _working_tree())
-    _commit(template, "release 1.0.0", tag="1.0.0")
-    readme = template / "template" / "README.md.jinja"
-    text = readme.read_text()
-    title = next(line for line in text.splitlines() if line.startswith("# "))
-    readme.write_text(text.replace(title, f"{title} (service)", 1))
-    _commit(template, "release 1.0.1: the README's title names the repository a service", "1.0.1")
-    return template
-
-
-def _render(copier: list[str], template: Path, project: Path, *arguments: str) -> None:
-    run([*copier, "copy", "--defaults", *arguments, str(template), str(project)], project.parent)
-    if not (project / ".git").exists():
-        run(["git", "init", "--quiet", "--initial-branch=main"], project)
-    _commit(project, "render from the template")
-
-
-def _data(answers: dict[str, Any]) -> list[str]:
-    return [argument for key, value in answers.items() for argument in ("--data", f"{key}={value}")]
 
 
 def _answers(project: Path) -> dict[str, Any]:
@@ -127,32 +47,40 @@ def _check(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-LEGACY_ANSWERS = {
-    key: BASE_ANSWERS[key]
-    for key in ("service_name", "aws_account_id", "aws_region", "github_repository")
-}
-
-
 def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_conflicts(
     releases: Path, tmp_path: Path
 ) -> None:
     # What the previous release rendered and what 1.0.0 renders for the same answers.
     old = tmp_path / "old-render"
     new = tmp_path / "new-render"
-    _render(LEGACY_COPIER, releases, old, "--trust", "--vcs-ref", "0.1.0", *_data(LEGACY_ANSWERS))
-    _render(
+    render(
+        LEGACY_COPIER,
+        releases,
+        old,
+        "--trust",
+        "--vcs-ref",
+        "0.1.0",
+        *data_arguments(LEGACY_ANSWERS),
+    )
+    render(
         COPIER,
         releases,
         new,
         "--vcs-ref",
         "1.0.0",
-        *_data({**LEGACY_ANSWERS, "github_legacy_subject": True}),
+        *data_arguments({**LEGACY_ANSWERS, "github_legacy_subject": True}),
     )
     old_files, new_files = _files(old), _files(new)
     # The team's service, rendered from the previous release.
     project = tmp_path / "orders-api"
-    _render(
-        LEGACY_COPIER, releases, project, "--trust", "--vcs-ref", "0.1.0", *_data(LEGACY_ANSWERS)
+    render(
+        LEGACY_COPIER,
+        releases,
+        project,
+        "--trust",
+        "--vcs-ref",
+        "0.1.0",
+        *data_arguments(LEGACY_ANSWERS),
     )
 
     # 1. An edit in a file the release leaves as it was.
@@ -173,7 +101,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     # 3. An edit of a file the release moves (its migration moves the team's copy first).
     moved_from, moved_to = "service/app/checks.py", "service/app/health.py"
     (project / moved_from).write_text(old_files[moved_from] + "\n# The team's own check.\n")
-    _commit(project, "team work")
+    commit(project, "team work")
 
     # The update CHANGELOG 1.0.0 gives services of the previous release, re-answering sizing.
     run(
@@ -230,7 +158,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
 
 def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -> None:
     project = tmp_path / "orders-api"
-    _render(
+    render(
         COPIER,
         releases,
         project,
@@ -245,7 +173,7 @@ def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -
     readme.write_text(readme.read_text().replace(title, f"{title}: orders", 1))
     sizing = project / "orders_api" / "sizing.py"
     sizing.write_text(sizing.read_text() + "\n# The team's own note.\n")
-    _commit(project, "team work")
+    commit(project, "team work")
 
     # Renovate's command; no --trust, no package besides copier.
     run([*COPIER, "update", "--skip-answered", "--defaults"], project)
@@ -258,6 +186,6 @@ def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -
 
     # The same release again changes nothing.
     readme.write_text(CONFLICT.sub("", readme.read_text()))
-    _commit(project, "resolved")
+    commit(project, "resolved")
     run([*COPIER, "update", "--skip-answered", "--defaults"], project)
     assert run(["git", "status", "--porcelain"], project).stdout == ""

@@ -58,8 +58,10 @@ class EnvironmentConfig:
     # The zones this environment uses: the first of its region's zones (region_zones).
     availability_zones: tuple[str, ...]
     # Every zone the template knows in the region, in order: a zone's place here fixes its
-    # subnets' address ranges (network.SUBNET_CIDRS).
+    # subnets' address ranges (network.ADDRESS_PLANS).
     region_zones: tuple[str, ...]
+    # Which of network.ADDRESS_PLANS numbers this environment's subnets.
+    address_plan: str = "fixed"
     sizing: Sizing
     log_retention: logs.RetentionDays
     domain: DomainConfig | None = None

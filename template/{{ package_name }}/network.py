@@ -18,24 +18,35 @@ from .log_groups import retained_log_group
 from .policy import acknowledge
 
 VPC_CIDR = "10.0.0.0/16"
-# The address plan: each subnet's range depends on its tier and its zone's place in the
-# region's zone list, never on how many zones the sizing uses. Changing the sizing (or adding
-# a zone) adds subnets; it never renumbers one, which would replace it and every database,
-# cache and task inside. The first two zones keep the ranges CDK gave small services before
-# this plan existed. Ranges are part of the template's compatibility promise: never change one.
-SUBNET_CIDRS: dict[str, tuple[str, ...]] = {
-    "Public": ("10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"),
-    "Private": ("10.0.16.0/20", "10.0.32.0/20", "10.0.64.0/20"),
-    "Isolated": ("10.0.48.0/24", "10.0.49.0/24", "10.0.50.0/24"),
+# Address plans: each subnet's range depends on its tier and its zone's place in the region's
+# zone list, never on how many zones the sizing uses. Changing the sizing (or adding a zone)
+# adds subnets; it never renumbers one, which would replace it and the database, cache and
+# tasks inside. Ranges are part of the template's compatibility promise: never change one.
+ADDRESS_PLANS: dict[str, dict[str, tuple[str, ...]]] = {
+    # Every service from 1.0.0 on. Its first two zones keep the ranges CDK gave two-zone
+    # (small) environments before 1.0.0, every non-production one among them.
+    "fixed": {
+        "Public": ("10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"),
+        "Private": ("10.0.16.0/20", "10.0.32.0/20", "10.0.64.0/20"),
+        "Isolated": ("10.0.48.0/24", "10.0.49.0/24", "10.0.50.0/24"),
+    },
+    # Medium and large production environments rendered before 1.0.0: the ranges CDK gave
+    # their three zones then, kept so that their subnets stay where they are.
+    "three-zones-before-1.0": {
+        "Public": ("10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"),
+        "Private": ("10.0.16.0/20", "10.0.32.0/20", "10.0.48.0/20"),
+        "Isolated": ("10.0.64.0/24", "10.0.65.0/24", "10.0.66.0/24"),
+    },
 }
 
 
 @jsii.implements(ec2.IIpAddresses)
 class FixedAddressPlan:
-    """Gives each subnet its range from ``SUBNET_CIDRS`` (CDK's default packs them in order,
+    """Gives each subnet its range from an address plan (CDK's default packs them in order,
     so a third zone would move every range after the first tier)."""
 
-    def __init__(self, region_zones: tuple[str, ...]) -> None:
+    def __init__(self, plan: dict[str, tuple[str, ...]], region_zones: tuple[str, ...]) -> None:
+        self._plan = plan
         self._region_zones = region_zones
 
     def allocate_vpc_cidr(self) -> ec2.VpcIpamOptions:
@@ -45,7 +56,7 @@ class FixedAddressPlan:
         return ec2.SubnetIpamOptions(
             allocated_subnets=[
                 ec2.AllocatedSubnet(
-                    cidr=SUBNET_CIDRS[subnet.configuration.name][
+                    cidr=self._plan[subnet.configuration.name][
                         self._region_zones.index(subnet.availability_zone)
                     ]
                 )
@@ -74,6 +85,7 @@ class Network(Construct):
         *,
         availability_zones: tuple[str, ...],
         region_zones: tuple[str, ...],
+        address_plan: str,
         nat_gateways: int,
         log_retention: logs.RetentionDays,
         container_port: int,
@@ -84,7 +96,7 @@ class Network(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            ip_addresses=FixedAddressPlan(region_zones),
+            ip_addresses=FixedAddressPlan(ADDRESS_PLANS[address_plan], region_zones),
             availability_zones=list(availability_zones),
             nat_gateways=min(nat_gateways, len(availability_zones)),
             # Strip the default security group's rules: nothing may use it by accident.
@@ -205,6 +217,7 @@ class NetworkStack(Stack):
             "Network",
             availability_zones=environment.availability_zones,
             region_zones=environment.region_zones,
+            address_plan=environment.address_plan,
             nat_gateways=environment.sizing.nat_gateways,
             log_retention=environment.log_retention,
             container_port=service.container_port,

@@ -1,0 +1,151 @@
+"""No update replaces a stateful resource.
+
+What CloudFormation does to a deployed stack follows from the two templates: a resource whose
+logical id disappears is deleted, and one whose create-only property changes is replaced (the
+resource schemas cfn-lint ships list those properties per type). The tests synthesize what a
+service deploys before and after an update and compare every stateful resource:
+- a service of the previous release (small, and medium), then the same service updated to this
+  release through the real CLI, with the same answers;
+- this release's small sizing, then medium, then large (a changed `sizing` answer). Going down
+  removes the third zone's subnets, and is documented as a move that needs a plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.data import schemas
+
+from .conftest import (
+    BASE_ANSWERS,
+    LEGACY_ANSWERS,
+    LEGACY_COPIER,
+    commit,
+    data_arguments,
+    render,
+    run,
+    synced,
+)
+
+# Resources that hold data, or whose replacement moves what holds data.
+STATEFUL_TYPES = {
+    "AWS::EC2::VPC",
+    "AWS::EC2::Subnet",
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBSubnetGroup",
+    "AWS::ElastiCache::ReplicationGroup",
+    "AWS::ElastiCache::SubnetGroup",
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::SecretsManager::Secret",
+    "AWS::Logs::LogGroup",
+}
+SYNTH = Path(__file__).with_name("synth_templates.py")
+
+
+def _create_only_properties(resource_type: str, region: str) -> list[str]:
+    """The properties whose change replaces a resource, from the CloudFormation schemas."""
+    directory = Path(schemas.__file__).parent
+    providers = json.loads((directory / "providers" / f"{region}.json").read_text())
+    schema = json.loads((directory / "resources" / f"{providers[resource_type]}.json").read_text())
+    return [path.removeprefix("/properties/") for path in schema.get("createOnlyProperties", [])]
+
+
+def _stateful(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    resources = template.get("Resources", {})
+    return {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if resource["Type"] in STATEFUL_TYPES
+        # Log groups only matter when something outside knows their name.
+        and (resource["Type"] != "AWS::Logs::LogGroup" or "LogGroupName" in resource["Properties"])
+    }
+
+
+def replacements(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], region: str
+) -> list[str]:
+    """What deploying ``after`` over ``before`` would delete or replace, stack by stack."""
+    found = []
+    for stack, template in before.items():
+        new_resources = after.get(stack, {}).get("Resources", {})
+        for logical_id, resource in _stateful(template).items():
+            where = f"{stack}/{logical_id} ({resource['Type']})"
+            new = new_resources.get(logical_id)
+            if new is None or new["Type"] != resource["Type"]:
+                found.append(f"{where}: removed")
+                continue
+            for name in _create_only_properties(resource["Type"], region):
+                old_value = resource.get("Properties", {}).get(name)
+                new_value = new.get("Properties", {}).get(name)
+                if old_value != new_value:
+                    found.append(f"{where}: {name} {old_value!r} -> {new_value!r}")
+    return found
+
+
+def synthesize(project: Path, sizing: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every stack's template of a synced project, offline (production resized if asked)."""
+    command = ["uv", "run", "--no-sync", "python", str(SYNTH)] + ([sizing] if sizing else [])
+    environment = {**os.environ, "PYTHONPATH": str(project)}
+    result = run(command, project, environment=environment)
+    return json.loads(result.stdout)
+
+
+def test_the_check_sees_a_replacement() -> None:
+    # Protects: the comparison itself; a subnet moved to another range is a replacement.
+    subnet = {"Type": "AWS::EC2::Subnet", "Properties": {"CidrBlock": "10.0.48.0/24"}}
+    moved = {"Type": "AWS::EC2::Subnet", "Properties": {"CidrBlock": "10.0.64.0/24"}}
+    before = {"Network": {"Resources": {"Subnet": subnet}}}
+    assert replacements(before, {"Network": {"Resources": {"Subnet": moved}}}, "us-east-1") == [
+        "Network/Subnet (AWS::EC2::Subnet): CidrBlock '10.0.48.0/24' -> '10.0.64.0/24'"
+    ]
+    assert replacements(before, {"Network": {"Resources": {}}}, "us-east-1") == [
+        "Network/Subnet (AWS::EC2::Subnet): removed"
+    ]
+
+
+def test_sizing_changes_replace_nothing(default_project: Path) -> None:
+    project = synced(default_project)
+    small = synthesize(project, "small")
+    medium = synthesize(project, "medium")
+    large = synthesize(project, "large")
+    region = BASE_ANSWERS["aws_region"]
+    for change, before, after in (
+        ("small -> medium", small, medium),
+        ("medium -> large", medium, large),
+    ):
+        assert replacements(before, after, region) == [], change
+
+
+@pytest.mark.parametrize("sizing", ["small", "medium"])
+def test_updating_from_the_previous_release_replaces_nothing(
+    releases: Path, tmp_path: Path, sizing: str
+) -> None:
+    project = tmp_path / "orders-api"
+    answers = {**LEGACY_ANSWERS, "sizing": sizing}
+    render(
+        LEGACY_COPIER, releases, project, "--trust", "--vcs-ref", "0.1.0", *data_arguments(answers)
+    )
+    run(["uv", "sync", "--quiet"], project)
+    before = synthesize(project)
+    commit(project, "locked")
+    run(
+        [
+            *LEGACY_COPIER,
+            "update",
+            "--trust",
+            "--skip-answered",
+            "--defaults",
+            "--vcs-ref",
+            "1.0.0",
+        ],
+        project,
+    )
+    run(["uv", "sync", "--quiet", "--locked"], project)
+    after = synthesize(project)
+    assert set(before) <= set(after)
+    assert replacements(before, after, answers["aws_region"]) == []
