@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as redis
 from psycopg_pool import AsyncConnectionPool
@@ -113,7 +113,7 @@ def postgres_pool(settings: Settings) -> AsyncConnectionPool:
 
 def redis_client(settings: Settings) -> redis.Redis:
     """A client with its own bounded pool: TLS unless disabled, AUTH when a token is set."""
-    tls_options: dict[str, object] = {}
+    tls_options: dict[str, Any] = {}
     if settings.redis_tls:
         tls_options = {
             "ssl_cert_reqs": "required",

@@ -9,8 +9,8 @@ import pytest
 from app.logs import LOGGER_NAME, REDACTED, JsonFormatter, configure_logging, log_event
 
 
-def record(name: str, message: str, **extra: object) -> logging.LogRecord:
-    return logging.LogRecord(name, logging.WARNING, __file__, 1, message, (), None, **extra)
+def record(name: str, message: str) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.WARNING, __file__, 1, message, (), None)
 
 
 def test_service_events_carry_their_fields() -> None:
