@@ -10,7 +10,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,11 +26,11 @@ from app.logs import log_event
 from app.settings import Settings
 from app.stores import Stores, open_stores
 
-OpenStores = Callable[[Settings], AbstractAsyncContextManager[Stores]]
+OpenStores = Callable[[Settings], contextlib.AbstractAsyncContextManager[Stores]]
 
 
 def json_response(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
-    # Every answer is computed per request: no cache (or the ALB) may serve it again.
+    # Every answer is computed per request: no proxy or browser may serve it from a cache.
     return JSONResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
