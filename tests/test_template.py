@@ -108,13 +108,6 @@ def test_rendered_project_passes_its_own_checks(
     assert (project / "cdk.out" / "OrdersApi-Prod-Compute.template.json").is_file()
 
 
-def test_sample_service_tests_pass(default_project: Path) -> None:
-    service = default_project / "service"
-    run(["uv", "sync", "--quiet"], service)
-    result = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], service)
-    assert " passed" in result.stdout
-
-
 ZONE = {"domain_name": "orders.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}
 DEV = {"environments": ["dev", "prod"], "dev_account_id": "210987654321"}
 # (answers, the question refused, its rule, the value copier must name)

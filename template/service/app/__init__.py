@@ -1,1 +1,1 @@
-"""Sample HTTP service: a hello endpoint and a health check of PostgreSQL and Redis."""
+"""Sample ASGI service: a counter in Redis, the time from PostgreSQL, liveness and readiness."""

@@ -1,20 +1,30 @@
-"""Entry point: `python -m app`. Serves until SIGTERM (ECS stop) or SIGINT."""
+"""Entry point: `python -m app` serves with uvicorn until SIGTERM (ECS stop) or SIGINT.
+
+On SIGTERM uvicorn stops accepting connections, finishes in-flight requests (at most
+GRACEFUL_SHUTDOWN_SECONDS), runs the lifespan's shutdown (monitor stopped, pools closed),
+then re-raises the signal, so the process ends with the status of SIGTERM (143).
+"""
 
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
-from types import FrameType
 
-from app.checks import default_checks
+import uvicorn
+
 from app.logs import configure_logging, log_event
-from app.server import AppServer
+from app.server import create_app
 from app.settings import Settings, SettingsError
 
 # All interfaces: with awsvpc networking the ALB reaches the task on its ENI address.
 BIND_HOST = "0.0.0.0"
+# ECS sends SIGKILL 30 s after SIGTERM (the container's default stopTimeout).
+GRACEFUL_SHUTDOWN_SECONDS = 20
+# Longer than the ALB's idle timeout (60 s): the ALB, not the service, closes idle
+# keep-alive connections, so it never sends a request on one the service just closed (502).
+KEEP_ALIVE_SECONDS = 65
+EXIT_CONFIGURATION_ERROR = 2
+EXIT_STARTUP_FAILED = 3
 
 
 def main() -> int:
@@ -24,41 +34,25 @@ def main() -> int:
     except SettingsError as exc:
         # The message names variables, never their values for secrets.
         log_event("startup_failed", logging.ERROR, reason=str(exc))
-        return 2
+        return EXIT_CONFIGURATION_ERROR
+    configure_logging(secrets=settings.secrets)
 
-    server = AppServer(
-        (BIND_HOST, settings.port),
-        service_name=settings.service_name,
-        health_check_path=settings.health_check_path,
-        checks=default_checks(settings),
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=BIND_HOST,
+            port=settings.port,
+            lifespan="on",  # a failing startup stops the process instead of serving
+            log_config=None,  # uvicorn's own records go through the JSON handler
+            access_log=False,  # AccessLogMiddleware writes the access log as JSON
+            proxy_headers=False,  # the access log reads X-Forwarded-For itself
+            server_header=False,  # do not advertise the server software
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     )
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log_event("shutdown_requested", signal=signal.Signals(signum).name)
-        stop.set()
-
-    # ECS sends SIGTERM, then SIGKILL after the task's stopTimeout (30 s by default).
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-
-    # serve_forever runs in a worker thread because shutdown() blocks until the
-    # loop exits and therefore cannot be called from the serving thread itself.
-    serving = threading.Thread(target=server.serve_forever, name="http-server")
-    serving.start()
-    log_event(
-        "started",
-        service=settings.service_name,
-        port=server.server_port,
-        health_check_path=settings.health_check_path,
-    )
-
-    stop.wait()
-    server.shutdown()  # stop accepting new connections
-    server.server_close()  # wait for in-flight requests, close the socket
-    serving.join()
-    log_event("stopped")
-    return 0
+    server.run()
+    return 0 if server.started else EXIT_STARTUP_FAILED
 
 
 if __name__ == "__main__":

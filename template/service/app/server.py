@@ -1,115 +1,179 @@
-"""HTTP layer: a stdlib ThreadingHTTPServer with JSON responses and access logs."""
+"""The ASGI application: routes, lifespan (pools and monitor) and the access log.
+
+This is the file a service team grows: add routes below and use `request.state.stores`.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-from app.checks import NamedCheck
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.health import DependencyMonitor, dependency_checks, run_checks
 from app.logs import log_event
+from app.settings import Settings
+from app.stores import Stores, open_stores
+
+OpenStores = Callable[[Settings], contextlib.AbstractAsyncContextManager[Stores]]
 
 
-class AppServer(ThreadingHTTPServer):
-    """Server that carries the app's configuration for its request handlers."""
-
-    # Non-daemon request threads + block_on_close: server_close() waits for
-    # in-flight requests, which is what makes SIGTERM shutdown graceful.
-    daemon_threads = False
-    block_on_close = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        *,
-        service_name: str,
-        health_check_path: str,
-        checks: Sequence[NamedCheck],
-    ) -> None:
-        self.service_name = service_name
-        self.health_check_path = health_check_path
-        self.checks = tuple(checks)
-        super().__init__(address, RequestHandler)
+def json_response(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    # Every answer is computed per request: no proxy or browser may serve it from a cache.
+    return JSONResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-class RequestHandler(BaseHTTPRequestHandler):
-    server: AppServer
-    server_version = "sample-service"
-    sys_version = ""  # do not advertise the Python version
-    # Idle socket timeout, so a silent client cannot hold up shutdown for long.
-    timeout = 30
+def create_app(settings: Settings, *, open_stores: OpenStores = open_stores) -> Starlette:
+    """Build the app; `open_stores` is replaced by fakes in unit tests."""
 
-    _started: float | None = None
-
-    def do_GET(self) -> None:
-        self._started = time.monotonic()
-        path = urlsplit(self.path).path
-        if path == self.server.health_check_path:
-            self._health()
-        elif path == "/":
-            self._send_json(
-                HTTPStatus.OK, {"service": self.server.service_name, "message": "hello"}
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with open_stores(settings) as stores:
+            monitor = DependencyMonitor(
+                dependency_checks(stores),
+                interval_seconds=settings.dependency_check_interval_seconds,
             )
-        else:
-            self._send_json(HTTPStatus.NOT_FOUND, {"error": "not found"})
-
-    def _health(self) -> None:
-        results: dict[str, str] = {}
-        for name, check in self.server.checks:
+            monitoring = asyncio.create_task(monitor.run(), name="dependency-monitor")
+            log_event(
+                "started",
+                service=settings.service_name,
+                port=settings.port,
+                health_check_path=settings.health_check_path,
+                readiness_path=settings.readiness_path,
+            )
             try:
-                check()
-            except Exception as exc:
-                # Class name only: driver messages can contain hosts, users or worse.
-                results[name] = f"error: {type(exc).__name__}"
-                log_event(
-                    "health_check_failed",
-                    logging.WARNING,
-                    check=name,
-                    error=type(exc).__name__,
-                )
-            else:
-                results[name] = "ok"
-        healthy = all(value == "ok" for value in results.values())
-        self._send_json(
-            HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
-            {"status": "ok" if healthy else "error", "checks": results},
+                yield {"stores": stores}  # becomes request.state.stores
+            finally:
+                monitoring.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await monitoring
+        # Reached after uvicorn finished the in-flight requests and the pools closed.
+        log_event("stopped")
+
+    async def liveness(_request: Request) -> Response:
+        # Touches neither store: the load balancer must not replace healthy tasks because
+        # a shared dependency is down (every task would fail at once). See README.
+        return json_response({"status": "ok"})
+
+    async def readiness(request: Request) -> Response:
+        errors = await run_checks(dependency_checks(request.state.stores))
+        checks = {
+            name: "ok" if error is None else f"error: {error}" for name, error in errors.items()
+        }
+        ready = all(error is None for error in errors.values())
+        return json_response(
+            {"status": "ok" if ready else "error", "checks": checks},
+            status_code=200 if ready else 503,
         )
 
-    def _send_json(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
+    async def root(request: Request) -> Response:
+        stores: Stores = request.state.stores
+        try:
+            visits = await stores.cache.increment(f"{settings.service_name}:visits")
+        except Exception as exc:  # any failure of the store: answer 503, log the class
+            return dependency_unavailable("redis", exc)
+        try:
+            database_time = await stores.database.now()
+        except Exception as exc:
+            return dependency_unavailable("postgres", exc)
+        return json_response(
+            {
+                "service": settings.service_name,
+                "visits": visits,
+                "database_time": database_time.isoformat(),
+            }
+        )
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Access log: one JSON line per request (called by send_response)."""
-        fields: dict[str, Any] = {
-            "method": self.command,
-            # Path without the query string, which could carry tokens.
-            "path": urlsplit(self.path).path if self.path else None,
-            "status": int(code) if str(code).isdigit() else code,
-            "client": self._client_ip(),
-            "user_agent": self.headers.get("User-Agent") if self.headers else None,
-        }
-        if self._started is not None:
-            fields["duration_ms"] = round((time.monotonic() - self._started) * 1000, 1)
-        log_event("access", **fields)
+    return Starlette(
+        routes=[
+            Route("/", root, methods=["GET"]),
+            Route(settings.health_check_path, liveness, methods=["GET"]),
+            Route(settings.readiness_path, readiness, methods=["GET"]),
+        ],
+        middleware=[Middleware(AccessLogMiddleware)],
+        exception_handlers={HTTPException: http_error, 500: server_error},
+        lifespan=lifespan,
+    )
 
-    def log_message(self, format: str, *args: Any) -> None:
-        # Route the stdlib's remaining messages (e.g. malformed requests) to JSON.
-        log_event("http_error", logging.WARNING, message=format % args, client=self._client_ip())
 
-    def _client_ip(self) -> str:
-        # Behind the ALB the peer is the load balancer; the caller is in X-Forwarded-For.
-        forwarded = self.headers.get("X-Forwarded-For") if getattr(self, "headers", None) else None
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-        return str(self.client_address[0])
+def dependency_unavailable(dependency: str, exc: Exception) -> Response:
+    log_event(
+        "request_dependency_failed",
+        logging.WARNING,
+        dependency=dependency,
+        error=type(exc).__name__,
+    )
+    return json_response({"error": "dependency unavailable", "dependency": dependency}, 503)
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    """404, 405 and other HTTP errors as JSON, like every other answer."""
+    assert isinstance(exc, HTTPException)
+    response = json_response({"error": exc.detail.lower()}, exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def server_error(_request: Request, exc: Exception) -> Response:
+    log_event("request_failed", logging.ERROR, error=type(exc).__name__)
+    return json_response({"error": "internal error"}, 500)
+
+
+class AccessLogMiddleware:
+    """One `"event": "access"` line per HTTP request, written when the response is done."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500  # if the app fails before it starts a response
+
+        async def send_and_record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record_status)
+        finally:
+            headers = Headers(scope=scope)
+            log_event(
+                "access",
+                method=scope["method"],
+                # The path only: a query string could carry tokens.
+                path=scope["path"],
+                status=status,
+                client=client_address(scope, headers),
+                user_agent=headers.get("user-agent"),
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+
+
+def client_address(scope: Scope, headers: Headers) -> str | None:
+    """The caller's address as the load balancer saw it.
+
+    Behind the ALB the peer is the load balancer, which appends the address it accepted
+    the connection from to X-Forwarded-For; entries before it are whatever the client
+    sent, so only the last one can be trusted.
+    """
+    forwarded = headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    client = scope.get("client")
+    return client[0] if client else None

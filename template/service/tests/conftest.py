@@ -1,16 +1,27 @@
+"""Shared fixtures: settings from a fake environment, fake stores, real servers on demand."""
+
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from servers import (
+    Certificates,
+    PostgresServer,
+    RedisServer,
+    make_certificates,
+    start_postgres,
+    start_redis,
+)
+from starlette.testclient import TestClient
 
-from app.checks import NamedCheck
-from app.server import AppServer
+from app.server import create_app
+from app.settings import Settings
+from app.stores import Stores
 
 # Fakes, to prove the service never logs them.
 SECRET_PASSWORD = "pg-s3cret-do-not-log"  # pragma: allowlist secret
@@ -25,52 +36,137 @@ BASE_ENV = {
     "REDIS_AUTH_TOKEN": SECRET_TOKEN,
 }
 
+# With this set, the integration tests run and fail (never skip) when a server is missing.
+INTEGRATION = os.environ.get("SAMPLE_SERVICE_INTEGRATION") == "1"
+
 
 @pytest.fixture
 def base_env() -> dict[str, str]:
     return dict(BASE_ENV)
 
 
-StartServer = Callable[..., str]
+@pytest.fixture
+def settings(base_env: dict[str, str]) -> Settings:
+    return Settings.from_env(base_env)
+
+
+class FakeDatabase:
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.time = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    async def ping(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    async def now(self) -> datetime:
+        await self.ping()
+        return self.time
+
+
+class FakeCache:
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.counters: dict[str, int] = {}
+
+    async def ping(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    async def increment(self, key: str) -> int:
+        await self.ping()
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return self.counters[key]
+
+
+class FakeStores:
+    """Fake stores plus a record of the lifespan opening and closing them."""
+
+    def __init__(self) -> None:
+        self.database = FakeDatabase()
+        self.cache = FakeCache()
+        self.opened = 0
+        self.closed = 0
+
+    @asynccontextmanager
+    async def open(self, _settings: Settings) -> AsyncIterator[Stores]:
+        self.opened += 1
+        try:
+            yield Stores(database=self.database, cache=self.cache)
+        finally:
+            self.closed += 1
 
 
 @pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    """Start the real server on an ephemeral port; returns its base URL."""
-    started: list[tuple[AppServer, threading.Thread]] = []
-
-    def _start(
-        checks: Sequence[NamedCheck] = (),
-        *,
-        service_name: str = "sample-service",
-        health_check_path: str = "/health",
-    ) -> str:
-        server = AppServer(
-            ("127.0.0.1", 0),
-            service_name=service_name,
-            health_check_path=health_check_path,
-            checks=checks,
-        )
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        started.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield _start
-    for server, thread in started:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def fake_stores() -> FakeStores:
+    return FakeStores()
 
 
-def get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    """GET a URL and return (status, decoded JSON body), also for 4xx/5xx."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.headers["Content-Type"] == "application/json"
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        with err:
-            assert err.headers["Content-Type"] == "application/json"
-            return err.code, json.loads(err.read())
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(base_env: dict[str, str], fake_stores: FakeStores) -> Iterator[MakeClient]:
+    """Start the app (lifespan included) on fake stores, with extra environment variables."""
+    clients: list[TestClient] = []
+
+    def make(**env: str) -> TestClient:
+        settings = Settings.from_env(base_env | env)
+        client = TestClient(create_app(settings, open_stores=fake_stores.open))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+# ---------------------------------------------------------------- real servers (integration)
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A throwaway CA and a certificate for 127.0.0.1, made for this run only."""
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(certificates: Certificates) -> Iterator[PostgresServer]:
+    with start_postgres(certificates) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(
+    tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
+) -> Iterator[RedisServer]:
+    with start_redis(tmp_path_factory.mktemp("redis"), certificates) as server:
+        yield server
+
+
+@pytest.fixture
+def integration_env(
+    postgres_server: PostgresServer, redis_server: RedisServer, certificates: Certificates
+) -> dict[str, str]:
+    """The service's environment for the real servers: TLS and AUTH on Redis, TLS to PostgreSQL."""
+    postgres_server.ensure_running()
+    return {
+        "SERVICE_NAME": "integration-test",
+        "DB_HOST": "127.0.0.1",
+        "DB_PORT": str(postgres_server.port),
+        "DB_NAME": postgres_server.database,
+        "DB_USERNAME": postgres_server.user,
+        "DB_PASSWORD": postgres_server.password,
+        "DB_SSLMODE": "require",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis_server.tls_port),
+        "REDIS_TLS": "true",
+        "REDIS_CA_FILE": str(certificates.ca_file),
+        "REDIS_AUTH_TOKEN": redis_server.password,
+    }
+
+
+@pytest.fixture
+def service_dir() -> Path:
+    return Path(__file__).resolve().parents[1]

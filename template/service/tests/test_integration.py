@@ -1,30 +1,156 @@
-"""Optional checks against a real PostgreSQL and Redis.
-
-Skipped unless SAMPLE_SERVICE_INTEGRATION=1; the DB_* and REDIS_* variables must
-then point at reachable servers (e.g. REDIS_TLS=false for a local Redis).
+"""Against real servers this session starts: PostgreSQL (TLS, password auth) and Redis
+(TLS only, AUTH). Run with SAMPLE_SERVICE_INTEGRATION=1; then a missing server binary
+fails these tests instead of skipping them.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
+import signal
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 
 import pytest
+import redis
+import redis.asyncio
+from conftest import INTEGRATION
+from servers import PostgresServer, ServiceProcess, wait_for
+from starlette.testclient import TestClient
 
-from app.checks import check_postgres, check_redis
+from app.server import create_app
 from app.settings import Settings
+from app.stores import open_stores, postgres_pool, redis_client
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
-        os.environ.get("SAMPLE_SERVICE_INTEGRATION") != "1",
-        reason="set SAMPLE_SERVICE_INTEGRATION=1 to run against real PostgreSQL and Redis",
+        not INTEGRATION,
+        reason="set SAMPLE_SERVICE_INTEGRATION=1 to start PostgreSQL and Redis and run these",
     ),
 ]
 
 
-def test_postgres_check_against_real_server() -> None:
-    check_postgres(Settings.from_env())
+@pytest.fixture
+def settings(integration_env: dict[str, str]) -> Settings:
+    return Settings.from_env(integration_env)
 
 
-def test_redis_check_against_real_server() -> None:
-    check_redis(Settings.from_env())
+async def test_queries_run_through_one_pooled_tls_connection(settings: Settings) -> None:
+    async with postgres_pool(settings) as pool:
+        await pool.wait()  # its first connection is made; otherwise a request adds another
+        pids = []
+        for _ in range(3):
+            async with pool.connection() as conn:
+                cursor = await conn.execute(
+                    "SELECT pg_backend_pid(), ssl, current_setting('statement_timeout'),"
+                    " current_setting('application_name')"
+                    " FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+                )
+                pid, ssl, statement_timeout, application_name = await cursor.fetchone() or ()
+                pids.append(pid)
+        # Sequential requests reuse the pooled connection instead of reconnecting.
+        assert len(set(pids)) == 1
+        assert ssl is True  # DB_SSLMODE=require
+        assert statement_timeout == "5s"
+        assert application_name == "integration-test"
+
+
+async def test_concurrent_requests_share_a_bounded_pool(settings: Settings) -> None:
+    async with open_stores(settings) as stores:
+        times = await asyncio.gather(*(stores.database.now() for _ in range(50)))
+        await stores.database.ping()
+    assert all(isinstance(t, datetime) and t.tzinfo is not None for t in times)
+
+
+async def test_redis_with_auth_over_tls(settings: Settings) -> None:
+    async with open_stores(settings) as stores:
+        await stores.cache.ping()
+        first = await stores.cache.increment("integration:counter")
+        assert await stores.cache.increment("integration:counter") == first + 1
+
+
+async def test_redis_rejects_a_wrong_token(settings: Settings) -> None:
+    client = redis_client(replace(settings, redis_auth_token="wrong-token"))
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_redis_refuses_plain_text_and_unknown_certificates(settings: Settings) -> None:
+    for bad in (replace(settings, redis_tls=False), replace(settings, redis_ca_file=None)):
+        client = redis_client(bad)
+        try:
+            with pytest.raises(redis.ConnectionError):
+                await client.ping()
+        finally:
+            await client.aclose()
+
+
+def test_root_and_readiness_with_both_real_stores(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/ready")
+        first = client.get("/")
+        second = client.get("/")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
+    assert first.status_code == 200
+    assert second.json()["visits"] == first.json()["visits"] + 1
+    assert datetime.fromisoformat(first.json()["database_time"]).tzinfo is not None
+
+
+def test_database_restart_keeps_liveness_and_recovers_readiness(
+    integration_env: dict[str, str], postgres_server: PostgresServer, service_dir: Path
+) -> None:
+    env = integration_env | {"DEPENDENCY_CHECK_INTERVAL_SECONDS": "0.5"}
+    with ServiceProcess(service_dir, env) as service:
+        service.wait_until_serving("/ready")
+        assert service.get("/").status_code == 200
+
+        postgres_server.stop()
+        try:
+            # Liveness does not touch PostgreSQL: the ALB keeps the task.
+            assert service.get("/health").status_code == 200
+            ready = service.get("/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["redis"] == "ok"
+            assert ready.json()["checks"]["postgres"].startswith("error: ")
+            assert service.get("/").json() == {
+                "error": "dependency unavailable",
+                "dependency": "postgres",
+            }
+            wait_for(
+                lambda: any(
+                    r["dependency"] == "postgres"
+                    for r in service.records("dependency_check_failed")
+                ),
+                timeout=10,
+                what="the monitor to log dependency_check_failed for postgres",
+            )
+            assert service.get("/health").status_code == 200
+        finally:
+            postgres_server.start()
+
+        wait_for(
+            lambda: service.get("/ready").status_code == 200,
+            timeout=60,
+            what="readiness to recover after PostgreSQL restarted",
+        )
+        assert service.get("/health").status_code == 200
+        assert service.get("/").status_code == 200
+        wait_for(
+            lambda: service.records("dependency_check_recovered"),
+            timeout=10,
+            what="the monitor to log dependency_check_recovered",
+        )
+        failed = service.records("dependency_check_failed")
+        assert {r["dependency"] for r in failed} == {"postgres"}
+        [recovered] = service.records("dependency_check_recovered")
+        assert recovered["dependency"] == "postgres"
+        assert service.stop() == -signal.SIGTERM
+
+    output = service.output()
+    assert integration_env["DB_PASSWORD"] not in output
+    assert integration_env["REDIS_AUTH_TOKEN"] not in output

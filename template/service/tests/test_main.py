@@ -1,4 +1,4 @@
-"""Run the real entry point in a subprocess: startup, serving, and SIGTERM shutdown."""
+"""The real entry point (`python -m app`, uvicorn) in a subprocess, with no servers needed."""
 
 from __future__ import annotations
 
@@ -8,77 +8,66 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
 
 import pytest
-from conftest import BASE_ENV, SECRET_PASSWORD, SECRET_TOKEN, get_json
+from conftest import BASE_ENV, SECRET_PASSWORD, SECRET_TOKEN
+from servers import ServiceProcess, free_port, wait_for
 
-SERVICE_DIR = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-
-def _read_event(stream: IO[str], event: str) -> dict[str, object]:
-    for line in stream:
-        record: dict[str, object] = json.loads(line)
-        if record["event"] == event:
-            return record
-    raise AssertionError(f"process ended before logging {event!r}")
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_serves_then_stops_cleanly_on_sigterm() -> None:
-    env = {
-        **os.environ,
-        **BASE_ENV,
-        # Unroutable dependencies: the process must still start and answer quickly.
-        "DB_HOST": "127.0.0.1",
-        "DB_PORT": "1",
-        "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": "1",
-        "PORT": "0",
-        "SERVICE_NAME": "sigterm-test",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=SERVICE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        started = _read_event(proc.stdout, "started")
-        base = f"http://127.0.0.1:{started['port']}"
-
-        assert get_json(f"{base}/") == (200, {"service": "sigterm-test", "message": "hello"})
-        status, body = get_json(f"{base}/health")
-        assert status == 503
-        assert set(body["checks"]) == {"postgres", "redis"}
-
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-    assert proc.returncode == 0, err
-    events = [json.loads(line)["event"] for line in out.splitlines()]
-    assert events[-2:] == ["shutdown_requested", "stopped"]
-    assert err == ""
-    assert SECRET_PASSWORD not in out
-    assert SECRET_TOKEN not in out
+# Nothing listens on these ports (the OS just handed them out and they were closed).
+UNREACHABLE = {
+    "DB_HOST": "127.0.0.1",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_TLS": "false",
+    "SERVICE_NAME": "unreachable-test",
+    "DEPENDENCY_CHECK_INTERVAL_SECONDS": "0.5",
+}
 
 
-def test_exits_with_clear_error_when_config_is_missing() -> None:
+def test_liveness_200_and_readiness_503_while_dependencies_are_unreachable(
+    service_dir: Path,
+) -> None:
+    env = BASE_ENV | UNREACHABLE | {"DB_PORT": str(free_port()), "REDIS_PORT": str(free_port())}
+    with ServiceProcess(service_dir, env) as service:
+        service.wait_until_serving("/health")
+
+        assert service.get("/health").json() == {"status": "ok"}
+        ready = service.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "error"
+        assert set(ready.json()["checks"]) == {"postgres", "redis"}
+        assert all(v.startswith("error: ") for v in ready.json()["checks"].values())
+        assert service.get("/").status_code == 503
+
+        # The monitor reports both, whatever the readiness endpoint is asked.
+        def both_reported() -> bool:
+            failed = service.records("dependency_check_failed")
+            return {r["dependency"] for r in failed} == {"postgres", "redis"}
+
+        wait_for(both_reported, timeout=10, what="dependency_check_failed for both")
+        exit_status = service.stop()
+
+    # uvicorn shuts down gracefully, then re-raises SIGTERM: the status a signal gives.
+    assert exit_status == -signal.SIGTERM, service.output()
+    events = [record["event"] for record in service.records()]
+    assert events.index("started") < events.index("stopped")
+    assert events[-1] == "log"  # uvicorn's "Finished server process", after the pools closed
+    assert service.records()[-1]["message"].startswith("Finished server process")
+    assert service.stderr_lines == []  # every line went to stdout as JSON
+    assert SECRET_PASSWORD not in service.output()
+    assert SECRET_TOKEN not in service.output()
+
+
+def test_exits_with_clear_error_when_config_is_missing(service_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_"))}
     proc = subprocess.run(
         [sys.executable, "-m", "app"],
-        cwd=SERVICE_DIR,
+        cwd=service_dir,
         env=env,
         capture_output=True,
         text=True,
-        timeout=10,
+        timeout=30,
     )
     assert proc.returncode == 2
     record = json.loads(proc.stdout.strip().splitlines()[-1])

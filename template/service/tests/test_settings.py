@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.settings import Settings, SettingsError
@@ -9,28 +11,45 @@ def test_defaults(base_env: dict[str, str]) -> None:
     settings = Settings.from_env(base_env)
     assert settings.port == 8080
     assert settings.health_check_path == "/health"
+    assert settings.readiness_path == "/ready"
     assert settings.service_name == "sample-service"
     assert settings.db_port == 5432
+    assert settings.db_sslmode == "require"
     assert settings.redis_port == 6379
     assert settings.redis_tls is True
+    assert settings.redis_ca_file is None
+    assert settings.dependency_check_interval_seconds == 30
 
 
-def test_explicit_values(base_env: dict[str, str]) -> None:
+def test_explicit_values(base_env: dict[str, str], tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not parsed here")
     env = base_env | {
         "PORT": "9000",
         "HEALTH_CHECK_PATH": "/healthz",
+        "READINESS_PATH": "/readyz",
         "SERVICE_NAME": "orders",
         "DB_PORT": "6543",
+        "DB_SSLMODE": "verify-full",
         "REDIS_PORT": "6380",
         "REDIS_TLS": "false",
+        "REDIS_CA_FILE": str(ca_file),
+        "DEPENDENCY_CHECK_INTERVAL_SECONDS": "0.5",
     }
     settings = Settings.from_env(env)
-    assert (settings.port, settings.health_check_path, settings.service_name) == (
+    assert (settings.port, settings.health_check_path, settings.readiness_path) == (
         9000,
         "/healthz",
-        "orders",
+        "/readyz",
     )
-    assert (settings.db_port, settings.redis_port, settings.redis_tls) == (6543, 6380, False)
+    assert settings.service_name == "orders"
+    assert (settings.db_port, settings.db_sslmode) == (6543, "verify-full")
+    assert (settings.redis_port, settings.redis_tls, settings.redis_ca_file) == (
+        6380,
+        False,
+        str(ca_file),
+    )
+    assert settings.dependency_check_interval_seconds == 0.5
 
 
 @pytest.mark.parametrize("name", ["DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD", "REDIS_HOST"])
@@ -48,10 +67,11 @@ def test_blank_required_variable_counts_as_missing(base_env: dict[str, str]) -> 
 
 def test_all_problems_reported_at_once() -> None:
     with pytest.raises(SettingsError) as info:
-        Settings.from_env({"PORT": "http"})
+        Settings.from_env({"PORT": "http", "DB_SSLMODE": "on"})
     message = str(info.value)
     for fragment in ("DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD", "REDIS_HOST", "PORT"):
         assert fragment in message
+    assert "DB_SSLMODE" in message
 
 
 @pytest.mark.parametrize(
@@ -70,26 +90,65 @@ def test_redis_tls_rejects_garbage(base_env: dict[str, str]) -> None:
         Settings.from_env(base_env)
 
 
+@pytest.mark.parametrize("name", ["PORT", "DB_PORT", "REDIS_PORT"])
 @pytest.mark.parametrize("raw", ["abc", "-1", "65536", "80.5"])
-def test_invalid_port(base_env: dict[str, str], raw: str) -> None:
-    base_env["PORT"] = raw
-    with pytest.raises(SettingsError, match="PORT must be an integer"):
+def test_invalid_port(base_env: dict[str, str], name: str, raw: str) -> None:
+    base_env[name] = raw
+    with pytest.raises(SettingsError, match=f"{name} must be an integer"):
         Settings.from_env(base_env)
 
 
-def test_health_check_path_must_be_absolute(base_env: dict[str, str]) -> None:
-    base_env["HEALTH_CHECK_PATH"] = "health"
-    with pytest.raises(SettingsError, match="HEALTH_CHECK_PATH must start with '/'"):
+@pytest.mark.parametrize("name", ["HEALTH_CHECK_PATH", "READINESS_PATH"])
+@pytest.mark.parametrize("raw", ["health", "/"])
+def test_paths_must_be_absolute_and_not_the_root(
+    base_env: dict[str, str], name: str, raw: str
+) -> None:
+    base_env[name] = raw
+    with pytest.raises(SettingsError, match=f"{name} must start with '/'"):
+        Settings.from_env(base_env)
+
+
+def test_liveness_and_readiness_paths_differ(base_env: dict[str, str]) -> None:
+    base_env |= {"HEALTH_CHECK_PATH": "/status", "READINESS_PATH": "/status"}
+    with pytest.raises(SettingsError, match="READINESS_PATH must differ from HEALTH_CHECK_PATH"):
+        Settings.from_env(base_env)
+
+
+@pytest.mark.parametrize("mode", ["disable", "require", "verify-ca", "verify-full"])
+def test_db_sslmode_accepts_libpq_modes(base_env: dict[str, str], mode: str) -> None:
+    base_env["DB_SSLMODE"] = mode
+    assert Settings.from_env(base_env).db_sslmode == mode
+
+
+def test_db_sslmode_rejects_unknown_modes(base_env: dict[str, str]) -> None:
+    base_env["DB_SSLMODE"] = "true"
+    with pytest.raises(SettingsError, match="DB_SSLMODE must be one of disable, allow"):
+        Settings.from_env(base_env)
+
+
+def test_redis_ca_file_must_exist(base_env: dict[str, str], tmp_path: Path) -> None:
+    base_env["REDIS_CA_FILE"] = str(tmp_path / "missing.pem")
+    with pytest.raises(SettingsError, match="REDIS_CA_FILE must name a readable file"):
+        Settings.from_env(base_env)
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "soon", "nan", "inf"])
+def test_check_interval_must_be_positive_seconds(base_env: dict[str, str], raw: str) -> None:
+    base_env["DEPENDENCY_CHECK_INTERVAL_SECONDS"] = raw
+    with pytest.raises(SettingsError, match="DEPENDENCY_CHECK_INTERVAL_SECONDS must be a number"):
         Settings.from_env(base_env)
 
 
 def test_redis_auth_token_is_optional(base_env: dict[str, str]) -> None:
     del base_env["REDIS_AUTH_TOKEN"]
-    assert Settings.from_env(base_env).redis_auth_token == ""
+    settings = Settings.from_env(base_env)
+    assert settings.redis_auth_token == ""
+    assert settings.secrets == (base_env["DB_PASSWORD"],)
 
 
 def test_secrets_are_not_in_repr_or_errors(base_env: dict[str, str]) -> None:
     settings = Settings.from_env(base_env)
+    assert settings.secrets == (base_env["DB_PASSWORD"], base_env["REDIS_AUTH_TOKEN"])
     assert base_env["DB_PASSWORD"] not in repr(settings)
     assert base_env["REDIS_AUTH_TOKEN"] not in repr(settings)
     base_env["PORT"] = "bad"

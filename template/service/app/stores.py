@@ -1,0 +1,154 @@
+"""PostgreSQL and Redis, each behind one connection pool per process.
+
+The routes and the health checks see two small interfaces (`Database`, `Cache`), so
+tests can swap in fakes; `open_stores` opens the real pools and closes them on exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import redis.asyncio as redis
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.connection import Connection, SSLConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from app.settings import Settings
+
+CONNECT_TIMEOUT_SECONDS = 2  # libpq treats values below 2 as 2
+# Server-side limit on every statement: a stuck query must not hold a connection forever.
+STATEMENT_TIMEOUT_MS = 5000
+# Longest a request waits for a free pooled connection before it fails.
+POOL_WAIT_SECONDS = 5.0
+POSTGRES_POOL_MIN_SIZE = 1
+POSTGRES_POOL_MAX_SIZE = 10
+REDIS_MAX_CONNECTIONS = 20
+REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
+
+
+class Database(Protocol):
+    async def ping(self) -> None:
+        """Return when the database answers a query; raise otherwise."""
+
+    async def now(self) -> datetime:
+        """The database server's current time."""
+
+
+class Cache(Protocol):
+    async def ping(self) -> None:
+        """Return when the cache answers PING; raise otherwise."""
+
+    async def increment(self, key: str) -> int:
+        """Atomically add one to a counter and return its new value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    database: Database
+    cache: Cache
+
+
+class PostgresDatabase:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def ping(self) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute("SELECT 1")
+
+    async def now(self) -> datetime:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute("SELECT now()")
+            row = await cursor.fetchone()
+        if row is None:
+            raise RuntimeError("SELECT now() returned no row")
+        value: datetime = row[0]
+        return value
+
+
+class RedisCache:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    async def ping(self) -> None:
+        if await self._client.ping() is not True:
+            raise RuntimeError("unexpected reply to PING")
+
+    async def increment(self, key: str) -> int:
+        return int(await self._client.incr(key))
+
+
+def postgres_pool(settings: Settings) -> AsyncConnectionPool:
+    """A pool of TLS connections with the injected credentials; not opened yet."""
+    return AsyncConnectionPool(
+        kwargs={
+            "host": settings.db_host,
+            "port": settings.db_port,
+            "dbname": settings.db_name,
+            "user": settings.db_username,
+            "password": settings.db_password,
+            "sslmode": settings.db_sslmode,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": settings.service_name,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            # Each call here is one statement; a team that needs a transaction opens one
+            # with `conn.transaction()`. Saves a BEGIN/COMMIT round trip per request.
+            "autocommit": True,
+        },
+        min_size=POSTGRES_POOL_MIN_SIZE,
+        max_size=POSTGRES_POOL_MAX_SIZE,
+        timeout=POOL_WAIT_SECONDS,
+        # Test a connection before handing it out (an empty query), so connections broken
+        # by a database restart or failover are replaced instead of failing a request.
+        check=AsyncConnectionPool.check_connection,
+        name="postgres",
+        open=False,
+    )
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    """A client with its own bounded pool: TLS unless disabled, AUTH when a token is set."""
+    tls_options: dict[str, Any] = {}
+    if settings.redis_tls:
+        tls_options = {
+            "ssl_cert_reqs": "required",
+            "ssl_check_hostname": True,
+            "ssl_ca_certs": settings.redis_ca_file,
+        }
+    pool = redis.BlockingConnectionPool(
+        connection_class=SSLConnection if settings.redis_tls else Connection,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        # Wait this long for a free connection when all are in use, then fail.
+        timeout=POOL_WAIT_SECONDS,
+        host=settings.redis_host,
+        port=settings.redis_port,
+        password=settings.redis_auth_token or None,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        # One immediate retry replaces a pooled connection that a failover or restart
+        # closed; more would only delay reporting an outage.
+        retry=Retry(NoBackoff(), retries=1),
+        client_name=settings.service_name,
+        **tls_options,
+    )
+    return redis.Redis.from_pool(pool)
+
+
+@asynccontextmanager
+async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
+    """Open both pools for the life of the process; close them (and their sockets) on exit."""
+    pool = postgres_pool(settings)
+    # wait=False: start serving (liveness answers) even while PostgreSQL is unreachable;
+    # the pool keeps connecting in the background and readiness reports the outage.
+    await pool.open(wait=False)
+    client = redis_client(settings)
+    try:
+        yield Stores(database=PostgresDatabase(pool), cache=RedisCache(client))
+    finally:
+        await client.aclose()
+        await pool.close()

@@ -1,0 +1,394 @@
+"""Real servers for the tests: PostgreSQL and Redis started from their binaries, and the
+service itself as `python -m app`. Everything listens on 127.0.0.1 only, on free ports,
+in temporary directories, with passwords and certificates made for this run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx2
+import psycopg
+import redis
+import trustme
+
+# PostgreSQL refuses to run as root; when the tests do, the server runs as this user.
+POSTGRES_OS_USER = "postgres"
+START_TIMEOUT_SECONDS = 30
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Any, *, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll `condition()` until it is true, or fail naming what never happened."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- certificates
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def make_certificates(directory: Path) -> Certificates:
+    """A throwaway CA and a server certificate for 127.0.0.1 and localhost (never committed)."""
+    authority = trustme.CA()
+    server = authority.issue_cert("127.0.0.1", "localhost")
+    certificates = Certificates(
+        ca_file=directory / "ca.pem",
+        cert_file=directory / "server.pem",
+        key_file=directory / "server.key",
+    )
+    authority.cert_pem.write_to_path(str(certificates.ca_file))
+    server.cert_chain_pems[0].write_to_path(str(certificates.cert_file))
+    server.private_key_pem.write_to_path(str(certificates.key_file))
+    certificates.key_file.chmod(0o600)
+    return certificates
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def postgres_bindir() -> Path:
+    """Where initdb and pg_ctl are: `pg_config --bindir`, else Debian's versioned directories."""
+    candidates: list[Path] = []
+    if pg_config := shutil.which("pg_config"):
+        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        candidates.append(Path(result.stdout.strip()))
+    debian = Path("/usr/lib/postgresql").glob("*/bin")
+    candidates += sorted(
+        debian, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )[::-1]
+    for bindir in candidates:
+        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
+            return bindir
+    raise RuntimeError(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found via pg_config or "
+        "/usr/lib/postgresql/*/bin: install PostgreSQL (Debian/Ubuntu: apt-get install postgresql)"
+    )
+
+
+def _run_as_prefix() -> tuple[str, ...]:
+    if os.geteuid() != 0:
+        return ()
+    try:
+        pwd.getpwnam(POSTGRES_OS_USER)
+    except KeyError:
+        raise RuntimeError(
+            f"the tests run as root, PostgreSQL refuses root, and there is no "
+            f"{POSTGRES_OS_USER!r} user to run it as"
+        ) from None
+    return ("runuser", "-u", POSTGRES_OS_USER, "--")
+
+
+def _run(command: list[str], what: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL cluster this test session owns: it can stop and start it at will."""
+
+    bindir: Path
+    datadir: Path
+    logfile: Path
+    run_as: tuple[str, ...]
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> None:
+        result = self._pg_ctl(
+            "start", "-w", "-t", str(START_TIMEOUT_SECONDS), "-l", str(self.logfile)
+        )
+        if result.returncode != 0:
+            log = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+            raise RuntimeError(f"pg_ctl start failed:\n{result.stdout}{result.stderr}\n{log}")
+
+    def stop(self) -> None:
+        result = self._pg_ctl("stop", "-w", "-m", "fast")
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed:\n{result.stdout}{result.stderr}")
+
+    def is_running(self) -> bool:
+        return self._pg_ctl("status").returncode == 0
+
+    def ensure_running(self) -> None:
+        """Start the server again if a test stopped it and failed before restarting it."""
+        if not self.is_running():
+            self.start()
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.database,
+            sslmode="require",
+            autocommit=True,
+        )
+
+
+@contextmanager
+def start_postgres(certificates: Certificates) -> Iterator[PostgresServer]:
+    """initdb a cluster in a temporary directory, TLS on, password auth, on a free port."""
+    bindir = postgres_bindir()
+    run_as = _run_as_prefix()
+    root = Path(tempfile.mkdtemp(prefix="sample-service-pg-"))
+    server = PostgresServer(
+        bindir=bindir,
+        datadir=root / "data",
+        logfile=root / "postgres.log",
+        run_as=run_as,
+        port=free_port(),
+        user="app_user",
+        password=secrets.token_urlsafe(24),
+        database="app",
+    )
+    try:
+        (root / "password").write_text(server.password)
+        # The server reads its key and certificate itself: copies it owns, key mode 0600.
+        shutil.copy(certificates.cert_file, root / "server.crt")
+        shutil.copy(certificates.key_file, root / "server.key")
+        (root / "server.key").chmod(0o600)
+        if run_as:
+            for path in (root, *root.iterdir()):
+                shutil.chown(path, user=POSTGRES_OS_USER)
+        _run(
+            [
+                *run_as,
+                str(bindir / "initdb"),
+                "--pgdata",
+                str(server.datadir),
+                "--username",
+                server.user,
+                "--pwfile",
+                str(root / "password"),
+                "--auth",
+                "scram-sha-256",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C",
+                "--no-sync",
+            ],
+            "initdb",
+        )
+        with (server.datadir / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\n"
+                f"port = {server.port}\n"
+                "unix_socket_directories = ''\n"
+                "ssl = on\n"
+                f"ssl_cert_file = '{root / 'server.crt'}'\n"
+                f"ssl_key_file = '{root / 'server.key'}'\n"
+                # A throwaway cluster: durability only slows the tests down.
+                "fsync = off\n"
+                "synchronous_commit = off\n"
+                "full_page_writes = off\n"
+            )
+        server.start()
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=server.port,
+            user=server.user,
+            password=server.password,
+            dbname="postgres",
+            sslmode="require",
+            autocommit=True,
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{server.database}"')
+        yield server
+    finally:
+        if server.datadir.exists() and server.is_running():
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- Redis
+
+
+@dataclass
+class RedisServer:
+    tls_port: int
+    password: str
+    ca_file: Path
+
+
+@contextmanager
+def start_redis(directory: Path, certificates: Certificates) -> Iterator[RedisServer]:
+    """redis-server with AUTH (requirepass) and TLS only (no plain-text port)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server not found: install Redis (Debian/Ubuntu: apt-get install redis-server)"
+        )
+    server = RedisServer(
+        tls_port=free_port(), password=secrets.token_urlsafe(24), ca_file=certificates.ca_file
+    )
+    config = directory / "redis.conf"
+    config.write_text(
+        "bind 127.0.0.1\n"
+        "port 0\n"  # no plain-text listener: like ElastiCache with in-transit encryption
+        f"tls-port {server.tls_port}\n"
+        f"tls-cert-file {certificates.cert_file}\n"
+        f"tls-key-file {certificates.key_file}\n"
+        f"tls-ca-cert-file {certificates.ca_file}\n"
+        "tls-auth-clients no\n"
+        f"requirepass {server.password}\n"
+        f"dir {directory}\n"
+        'save ""\n'
+        "appendonly no\n"
+        "daemonize no\n"
+    )
+    logfile = directory / "redis.log"
+    with logfile.open("w") as log:
+        process = subprocess.Popen([binary, str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=server.tls_port,
+            password=server.password,
+            ssl=True,
+            ssl_ca_certs=str(certificates.ca_file),
+            socket_connect_timeout=1,
+        )
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited:\n{logfile.read_text(errors='replace')}")
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_for(answers, timeout=START_TIMEOUT_SECONDS, what="redis-server to answer PING")
+        client.close()
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------- the service itself
+
+
+def _collect(stream: IO[str] | None, kept: list[str]) -> None:
+    assert stream is not None
+    for line in stream:
+        kept.append(line.rstrip("\n"))
+
+
+class ServiceProcess:
+    """`python -m app` in a subprocess on a free port; its stdout lines are kept as they come."""
+
+    def __init__(self, service_dir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        # Only the given configuration: nothing from the developer's shell leaks in.
+        inherited = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("DB_", "REDIS_", "PORT", "HEALTH_", "READINESS_", "SERVICE_"))
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=service_dir,
+            env={**inherited, **env, "PORT": str(self.port)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.stderr_lines: list[str] = []
+        self._readers = [
+            threading.Thread(target=_collect, args=(stream, kept), daemon=True)
+            for stream, kept in (
+                (self.process.stdout, self.lines),
+                (self.process.stderr, self.stderr_lines),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The JSON log records so far (every stdout line must be one), optionally one event."""
+        records = [json.loads(line) for line in list(self.lines)]
+        return [r for r in records if event is None or r["event"] == event]
+
+    def get(self, path: str) -> httpx2.Response:
+        return httpx2.get(f"{self.base_url}{path}", timeout=10)
+
+    def wait_until_serving(self, path: str) -> None:
+        def serving() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the service exited:\n{self.output()}")
+            try:
+                return self.get(path).status_code == 200
+            except httpx2.TransportError:
+                return False
+
+        wait_for(serving, timeout=START_TIMEOUT_SECONDS, what=f"GET {path} to answer 200")
+
+    def stop(self) -> int:
+        """SIGTERM, as ECS stops a task; return the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return self.process.returncode
+
+    def output(self) -> str:
+        return "\n".join(self.lines + self.stderr_lines)
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,91 @@
+"""The sample service of a rendered project: its own suite, integration tests included.
+
+The integration tests start real PostgreSQL and Redis servers (from their binaries; see
+service/README.md), so this needs them installed; `.ci/run` installs them on CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from xml.etree import ElementTree
+
+from .conftest import run
+
+# The integration tests that must have run, not been skipped (service/tests/test_integration.py).
+INTEGRATION_TESTS = {
+    "test_queries_run_through_one_pooled_tls_connection",
+    "test_concurrent_requests_share_a_bounded_pool",
+    "test_redis_with_auth_over_tls",
+    "test_redis_rejects_a_wrong_token",
+    "test_redis_refuses_plain_text_and_unknown_certificates",
+    "test_root_and_readiness_with_both_real_stores",
+    "test_database_restart_keeps_liveness_and_recovers_readiness",
+}
+# The real process with unreachable dependencies (service/tests/test_main.py).
+PROCESS_TESTS = {"test_liveness_200_and_readiness_503_while_dependencies_are_unreachable"}
+
+
+def _outcomes(junit_xml: Path) -> dict[str, str]:
+    """Test name -> passed, failed, error or skipped, from pytest's JUnit XML report."""
+    outcomes: dict[str, str] = {}
+    for case in ElementTree.parse(junit_xml).getroot().iter("testcase"):
+        children = {child.tag for child in case}
+        outcome = next(
+            (tag for tag in ("failure", "error", "skipped") if tag in children), "passed"
+        )
+        outcomes[case.get("name", "")] = outcome
+    return outcomes
+
+
+def test_sample_service_suite_passes_with_its_integration_tests(
+    default_project: Path, tmp_path: Path
+) -> None:
+    service = default_project / "service"
+    # --locked: the committed uv.lock must match pyproject.toml (the Dockerfile needs it too).
+    run(["uv", "sync", "--locked", "--quiet"], service)
+    report = tmp_path / "service-junit.xml"
+    result = subprocess.run(
+        [
+            "uv",
+            "run",
+            "--locked",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+            f"--junitxml={report}",
+        ],
+        cwd=service,
+        env={**os.environ, "SAMPLE_SERVICE_INTEGRATION": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+    outcomes = _outcomes(report)
+    assert "skipped" not in outcomes.values(), {n: o for n, o in outcomes.items() if o != "passed"}
+    assert set(outcomes.values()) == {"passed"}
+    for name in INTEGRATION_TESTS | PROCESS_TESTS:
+        assert outcomes.get(name) == "passed", name
+    assert re.search(r"^=+ \d+ passed in ", result.stdout, re.MULTILINE), result.stdout[-2000:]
+
+
+def test_sample_service_image_is_linted_and_locked(default_project: Path) -> None:
+    service = default_project / "service"
+    run(["uv", "sync", "--locked", "--quiet"], service)
+    run(["uv", "run", "--locked", "hadolint", "Dockerfile"], service)
+    dockerfile = (service / "Dockerfile").read_text()
+    # The lock is required (no optional glob) and enforced.
+    assert "COPY pyproject.toml uv.lock ./" in dockerfile
+    assert "uv sync --locked --no-dev" in dockerfile
+    # Both stages use the same Python image: the venv's interpreter links point into it.
+    bases = re.findall(r"^FROM (python:\S+)", dockerfile, re.MULTILINE)
+    assert len(bases) == 2 and bases[0] == bases[1], bases
+    assert re.fullmatch(r"python:3\.13-slim@sha256:[0-9a-f]{64}", bases[0]), bases[0]
+    assert 'CMD ["python", "-m", "app"]' in dockerfile
+    assert "USER 10001:10001" in dockerfile
