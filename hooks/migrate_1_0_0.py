@@ -6,6 +6,8 @@
 - Their repositories present GitHub's legacy OIDC subject: the answers file says so, so the
   trust policies keep the format they had (the question's default says the same for updates
   that skip answered questions).
+- Lock files, which teams made by hand before, now come with the template, current with its
+  manifests: the team's own are removed first so the release's arrive whole.
 - Files this release moves are moved first, so the team's edits merge into the new place (or
   conflict there, loudly) instead of vanishing with the old path.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from migration import add_answer_if_missing, move_team_files
+from migration import add_answer_if_missing, move_team_files, remove_team_files
 
 # old path -> new path, for managed files this release moves: the sample service became an
 # ASGI app whose dependency checks live in health.py.
@@ -26,11 +28,14 @@ MOVED_FILES: dict[str, str] = {
     "service/tests/test_checks.py": "service/tests/test_health.py",
     "service/tests/test_server.py": "service/tests/test_app.py",
 }
+# Lock files the release ships (before it, each team made its own).
+SHIPPED_LOCK_FILES = ["uv.lock", "service/uv.lock", "package-lock.json"]
 
 
 def main() -> None:
     project = Path.cwd()
     add_answer_if_missing(project, "github_legacy_subject", True)
+    remove_team_files(project, SHIPPED_LOCK_FILES)
     move_team_files(project, MOVED_FILES)
 
 

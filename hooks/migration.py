@@ -37,3 +37,17 @@ def move_team_files(project: Path, moves: dict[str, str]) -> None:
         if moved.returncode != 0:
             shutil.move(source, target)
         print(f"migration: moved {old} -> {new} (your edits come along)")
+
+
+def remove_team_files(project: Path, paths: list[str]) -> None:
+    """Remove files the release now ships itself (so they arrive whole, not as a conflict
+    with the team's own copy)."""
+    for path in paths:
+        if not (project / path).exists():
+            continue
+        removed = subprocess.run(
+            ["git", "rm", "--quiet", "--force", path], cwd=project, capture_output=True, check=False
+        )
+        if removed.returncode != 0:
+            (project / path).unlink()
+        print(f"migration: removed {path}; the release brings its own")
