@@ -32,12 +32,13 @@ MOVED_FILES: dict[str, str] = {
 SHIPPED_LOCK_FILES = ["uv.lock", "service/uv.lock", "package-lock.json"]
 
 
-def main() -> None:
+def main(template: Path, version_from: str) -> None:
     project = Path.cwd()
     add_answer_if_missing(project, "github_legacy_subject", True)
     remove_team_files(project, SHIPPED_LOCK_FILES)
-    move_team_files(project, MOVED_FILES)
+    move_team_files(project, MOVED_FILES, template=template, version=version_from)
 
 
 if __name__ == "__main__":
-    main()
+    # Arguments (copier.yml): the template's checkout and the release the service is on.
+    main(Path(sys.argv[1]), sys.argv[2])

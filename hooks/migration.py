@@ -23,12 +23,27 @@ def add_answer_if_missing(project: Path, question: str, value: bool | str) -> No
     answers.write_text("\n".join([*lines, f"{question}: {rendered}"]) + "\n")
 
 
-def move_team_files(project: Path, moves: dict[str, str]) -> None:
-    """Move each file the release renames, with git when the project is a repository, so the
-    team's version is what the update merges the template's changes into."""
+def released_content(template: Path, version: str, path: str) -> bytes | None:
+    """A plain (non-Jinja) file as the given template release rendered it, if it had it."""
+    shown = subprocess.run(
+        ["git", "show", f"{version}:template/{path}"],
+        cwd=template,
+        capture_output=True,
+        check=False,
+    )
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def move_team_files(project: Path, moves: dict[str, str], *, template: Path, version: str) -> None:
+    """For each file the release renames: if the team edited it, move it (with git when the
+    project is a repository) so the update merges the template's changes into the team's
+    version, or conflicts there, loudly; if not, remove it, and the new file arrives whole."""
     for old, new in moves.items():
         source, target = project / old, project / new
         if not source.exists() or target.exists():
+            continue
+        if source.read_bytes() == released_content(template, version, old):
+            remove_team_files(project, [old])
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         moved = subprocess.run(
