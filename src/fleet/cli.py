@@ -182,7 +182,8 @@ def picked_folders(command: str, expected: ExpectedTemplate) -> list[Path]:
             checked(folder, expected, refuse_dirty=command == "update")
             disabled = None
         except RefusedInput as refusal:
-            disabled = str(refusal).split(": ", 1)[-1]
+            # The reason without the folder (it is the title) or the advice (it is long).
+            disabled = str(refusal).split(": ", 1)[-1].split(";")[0]
         choices.append(
             questionary.Choice(_picker_title(folder, below), value=str(folder), disabled=disabled)
         )
@@ -358,7 +359,7 @@ def target_release(source: str, wanted: str | None, known: Releases) -> Release:
 
 
 def describe_update(result: UpdateResult) -> str:
-    name = result.repository.service_name
+    name = f"{result.repository.service_name} ({shown_path(result.repository.path)})"
     match result.outcome:
         case Outcome.CURRENT:
             return f"{name}: current, already on {result.repository.commit}"
