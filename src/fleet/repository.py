@@ -90,9 +90,13 @@ def load(folder: Path, expected: ExpectedTemplate) -> RenderedRepository:
         raise RefusedInput(f"{folder}: not a git repository (git init and commit it first)")
     repository = RenderedRepository(path=path, answers=MappingProxyType(answers))
     if not expected.names(repository.src_path):
+        written = str(answers["_src_path"])
+        # A relative _src_path is read from the current folder, as copier reads it: say so.
+        named = (
+            written if written == repository.src_path else f"{written}, here {repository.src_path}"
+        )
         raise RefusedInput(
-            f"{folder}: rendered from another template ({answers['_src_path']}), "
-            f"not {expected.source}"
+            f"{folder}: rendered from another template ({named}), not {expected.source}"
         )
     return repository
 
