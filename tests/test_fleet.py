@@ -1,0 +1,465 @@
+"""`fleet`: the platform team's view and batch update of the rendered services.
+
+Two throwaway releases of this template (1.0.0, then 1.1.0 changing two managed files) live in
+a temporary git repository. Three services are rendered from 1.0.0 and committed:
+orders-api untouched, payments-api with changes the team owns (its own file, its server), and
+billing-api with an edit to a README line that 1.1.0 changes too, so its update conflicts.
+The real CLI runs on them (`python -m fleet`): no mock of copier or git.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+import pytest
+import yaml
+from copier import run_copy
+
+from fleet.template import location_key, version_of
+
+from .conftest import BASE_ANSWERS, TEMPLATE, run
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.com",
+}
+SERVICES = ("orders-api", "payments-api", "billing-api")
+# The README line that release 1.1.0 changes and billing-api's team changes as well.
+README_LINE = "The AWS infrastructure and delivery pipeline of"
+RELEASE_NOTE = "Released with template 1.1.0."
+
+
+@pytest.fixture(scope="module", autouse=True)
+def git_identity() -> Iterator[None]:
+    """Commits by the tests and by `fleet update` need an author, whatever the machine has."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in GIT_IDENTITY.items():
+            patch.setenv(name, value)
+        yield
+
+
+def commit_all(repository: Path, message: str, tag: str | None = None) -> None:
+    run(["git", "add", "--all"], repository)
+    run(["git", "commit", "--quiet", "--no-verify", "-m", message], repository)
+    if tag:
+        run(["git", "tag", tag], repository)
+
+
+def git_output(repository: Path, *arguments: str) -> str:
+    return run(["git", *arguments], repository).stdout.strip()
+
+
+def replace_line(path: Path, starting: str, new_line: str) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.startswith(starting))
+    lines[index] = new_line + "\n"
+    path.write_text("".join(lines))
+
+
+def copy_tracked_files(source: Path, destination: Path) -> None:
+    """The template's working tree as git knows it: no virtualenv, caches or rendered examples."""
+    tracked = run(["git", "ls-files", "-z"], source).stdout.split("\0")
+    for relative in filter(None, tracked):
+        origin = source / relative
+        if not os.path.lexists(origin):  # deleted in the working tree
+            continue
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, target, follow_symlinks=False)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This template released as 1.0.0, then as 1.1.0 with two managed files changed."""
+    template = tmp_path_factory.mktemp("releases") / "cdk-service-template"
+    copy_tracked_files(TEMPLATE, template)
+    run(["git", "init", "--quiet", "--initial-branch=main"], template)
+    commit_all(template, "release 1.0.0", tag="1.0.0")
+    readme = template / "template" / "README.md.jinja"
+    replace_line(
+        readme,
+        README_LINE,
+        "The AWS infrastructure and delivery pipeline (template 1.1.0) of "
+        "`{{ service_name }}`: an AWS CDK (Python) app that",
+    )
+    readme.write_text(readme.read_text() + f"\n{RELEASE_NOTE}\n")
+    replace_line(template / "template" / ".gitignore", "# Python", "# Python tooling")
+    commit_all(template, "release 1.1.0", tag="1.1.0")
+    return template
+
+
+def render(template: Path, destination: Path, service_name: str) -> Path:
+    run_copy(
+        str(template),
+        destination,
+        data={
+            **BASE_ANSWERS,
+            "service_name": service_name,
+            "github_repository": f"acme/{service_name}",
+        },
+        vcs_ref="1.0.0",
+        defaults=True,
+        quiet=True,
+    )
+    run(["git", "init", "--quiet", "--initial-branch=main"], destination)
+    commit_all(destination, f"render {service_name} from 1.0.0")
+    return destination
+
+
+@pytest.fixture(scope="module")
+def services(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The three services on 1.0.0, each with its team's work committed."""
+    folder = tmp_path_factory.mktemp("services")
+    rendered = {name: render(template, folder / name, name) for name in SERVICES}
+    payments = rendered["payments-api"]
+    (payments / "NOTES.md").write_text("The payments team's own notes.\n")
+    server = payments / "service" / "app" / "server.py"  # the team's after the first render
+    server.write_text(server.read_text() + "\n# The payments team's own handler.\n")
+    commit_all(payments, "team work in files the team owns")
+    replace_line(
+        rendered["billing-api"] / "README.md",
+        README_LINE,
+        "The AWS infrastructure (billing team: see docs/oncall.md) and delivery pipeline of",
+    )
+    commit_all(rendered["billing-api"], "team edit of the managed README")
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def other_service(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A service rendered from another template: a second clone elsewhere."""
+    other_template = tmp_path_factory.mktemp("other") / "someone-elses-template"
+    shutil.copytree(template, other_template, symlinks=True)
+    return render(
+        other_template, tmp_path_factory.mktemp("other-services") / "inventory-api", "inventory-api"
+    )
+
+
+def working_copy(service: Path, destination: Path) -> Path:
+    """A copy of a rendered repository, history and all, for a test that changes it."""
+    shutil.copytree(service, destination, symlinks=True)
+    return destination
+
+
+def fleet(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fleet", *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What must not change when fleet refuses or fails: branch, commit, tree, branches."""
+
+    branch: str
+    head: str
+    status: str
+    branches: str
+
+    @classmethod
+    def of(cls, repository: Path) -> Snapshot:
+        return cls(
+            branch=git_output(repository, "branch", "--show-current"),
+            head=git_output(repository, "rev-parse", "HEAD"),
+            status=git_output(repository, "status", "--porcelain", "--untracked-files=all"),
+            branches=git_output(repository, "branch", "--list"),
+        )
+
+
+# ---------------------------------------------------------------- status and diff
+
+
+@pytest.fixture(scope="module")
+def status_json(template: Path, services: dict[str, Path]) -> dict[str, dict]:
+    result = fleet("status", "--json", "--template", str(template), *map(str, services.values()))
+    assert result.returncode == 1, result.stderr  # 1: some repository is behind
+    return {row["service"]: row for row in json.loads(result.stdout)}
+
+
+def test_status_shows_each_service_behind_with_its_drift(
+    template: Path, services: dict[str, Path]
+) -> None:
+    result = fleet("status", "--template", str(template), *map(str, services.values()))
+    assert result.returncode == 1, result.stderr
+    rows = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
+    assert set(rows) == set(SERVICES)
+    for name, line in rows.items():
+        assert re.search(rf"{name}\s+1\.0\.0\s+1\.1\.0\s+behind\s+clean\s", line), line
+    assert rows["billing-api"].endswith("README.md")
+    # The payments team's own file and its server (handed over after the first render)
+    # are not drift: only managed files the team changed are.
+    assert rows["payments-api"].endswith("none")
+    assert rows["orders-api"].endswith("none")
+
+
+def test_status_json_describes_each_service(
+    status_json: dict[str, dict], template: Path, services: dict[str, Path]
+) -> None:
+    assert set(status_json) == set(SERVICES)
+    for name, row in status_json.items():
+        assert row["path"] == str(services[name])
+        assert row["template"] == str(template)
+        assert (row["version"], row["newest"], row["behind"], row["clean"]) == (
+            "1.0.0",
+            "1.1.0",
+            True,
+            True,
+        )
+        assert row["drift"] == (["README.md"] if name == "billing-api" else [])
+
+
+def test_diff_shows_the_teams_edit_as_a_unified_diff(
+    template: Path, services: dict[str, Path]
+) -> None:
+    result = fleet("diff", "--template", str(template), str(services["billing-api"]))
+    assert result.returncode == 1, result.stderr  # 1: drift shown
+    assert "--- a/README.md\t(template 1.0.0, fresh render)" in result.stdout
+    assert "+++ b/README.md\t(billing-api)" in result.stdout
+    assert re.search(
+        r"^-The AWS infrastructure and delivery pipeline of `billing-api`",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert re.search(
+        r"^\+The AWS infrastructure \(billing team: see docs/oncall.md\)",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert re.search(r"^@@ -1,\d+ \+1,\d+ @@", result.stdout, re.MULTILINE)
+
+
+def test_diff_of_an_untouched_service_is_empty(template: Path, services: dict[str, Path]) -> None:
+    result = fleet("diff", "--template", str(template), str(services["orders-api"]))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "orders-api: no drift from template 1.0.0" in result.stderr
+
+
+# ---------------------------------------------------------------- update
+
+
+@pytest.fixture(scope="module")
+def updated(
+    template: Path, services: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Path], dict[str, Snapshot]]:
+    """`fleet update` of copies of the three services; their state before it."""
+    folder = tmp_path_factory.mktemp("update")
+    copies = {name: working_copy(path, folder / name) for name, path in services.items()}
+    before = {name: Snapshot.of(path) for name, path in copies.items()}
+    result = fleet("update", "--json", "--template", str(template), *map(str, copies.values()))
+    return result, copies, before
+
+
+def answers(repository: Path) -> dict:
+    return yaml.safe_load((repository / ".copier-answers.yml").read_text())
+
+
+def test_update_reports_each_outcome_and_fails_when_one_conflicts(updated) -> None:
+    result, _, _ = updated
+    assert result.returncode == 1, result.stderr  # billing-api did not update cleanly
+    outcomes = {row["service"]: row for row in json.loads(result.stdout)}
+    for name in ("orders-api", "payments-api"):
+        assert outcomes[name]["outcome"] == "updated", outcomes[name]
+        assert outcomes[name]["branch"] == "template-update/1.1.0"
+        assert (outcomes[name]["from"], outcomes[name]["to"]) == ("1.0.0", "1.1.0")
+    billing = outcomes["billing-api"]
+    assert billing["outcome"] == "conflict", billing
+    assert billing["conflicts"] == ["README.md"]
+    assert billing["branch"] == "template-update/1.1.0"
+
+
+@pytest.mark.parametrize("name", ["orders-api", "payments-api"])
+def test_a_clean_update_ends_on_its_branch_at_the_new_release(updated, name: str) -> None:
+    _, copies, before = updated
+    repository = copies[name]
+    assert git_output(repository, "branch", "--show-current") == "template-update/1.1.0"
+    assert answers(repository)["_commit"] == "1.1.0"
+    assert answers(repository)["service_name"] == name
+    assert (repository / "README.md").read_text().endswith(f"{RELEASE_NOTE}\n")
+    assert "# Python tooling" in (repository / ".gitignore").read_text()
+    assert git_output(repository, "status", "--porcelain") == ""
+    assert git_output(repository, "log", "-1", "--format=%s") == "Update template to 1.1.0"
+    # The update is a commit on top of the team's HEAD; main itself has not moved.
+    assert git_output(repository, "rev-parse", "HEAD~1") == before[name].head
+    assert git_output(repository, "rev-parse", "main") == before[name].head
+
+
+def test_a_clean_update_keeps_what_the_team_owns(updated) -> None:
+    _, copies, _ = updated
+    payments = copies["payments-api"]
+    assert (payments / "NOTES.md").read_text() == "The payments team's own notes.\n"
+    server = (payments / "service" / "app" / "server.py").read_text()
+    assert server.endswith("# The payments team's own handler.\n")
+
+
+def test_a_conflicting_update_leaves_main_untouched_and_the_attempt_on_its_branch(
+    updated,
+) -> None:
+    _, copies, before = updated
+    billing = copies["billing-api"]
+    after = Snapshot.of(billing)
+    assert (after.branch, after.head, after.status) == ("main", before["billing-api"].head, "")
+    assert answers(billing)["_commit"] == "1.0.0"
+    attempt = git_output(billing, "show", "template-update/1.1.0:README.md")
+    assert re.search(r"^<<<<<<< ", attempt, re.MULTILINE) and re.search(
+        r"^>>>>>>> ", attempt, re.MULTILINE
+    )
+
+
+def test_a_failed_update_restores_the_original_branch_exactly(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    """A service whose answers name a release the template does not have (0.9.0): copier
+    cannot render that old version, so the update fails after fleet made its branch."""
+    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
+    answers_file = repository / ".copier-answers.yml"
+    answers_file.write_text(answers_file.read_text().replace("_commit: 1.0.0", "_commit: 0.9.0"))
+    commit_all(repository, "answers from before 1.0.0")
+    before = Snapshot.of(repository)
+
+    result = fleet("update", "--template", str(template), str(repository))
+
+    assert result.returncode == 1, result.stderr
+    assert re.search(
+        r"orders-api \(.*\): failed updating to 1\.1\.0, nothing changed: .*0\.9\.0", result.stdout
+    )
+    assert Snapshot.of(repository) == before
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_a_folder_that_is_not_a_rendered_repository_is_refused(
+    template: Path, tmp_path: Path
+) -> None:
+    result = fleet("status", "--template", str(template), str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path}: not a rendered repository (no .copier-answers.yml" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_dirty_tree_is_refused_for_update_and_nothing_changes(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    clean = working_copy(services["orders-api"], tmp_path / "orders-api")
+    dirty = working_copy(services["payments-api"], tmp_path / "payments-api")
+    (dirty / "README.md").write_text("work in progress\n")
+    before = {path: Snapshot.of(path) for path in (clean, dirty)}
+
+    result = fleet("update", "--template", str(template), str(clean), str(dirty))
+
+    assert result.returncode == 2
+    assert f"{dirty}: uncommitted changes" in result.stderr
+    assert "refused, nothing done" in result.stderr
+    # The clean one given alongside is not updated either: one refusal stops the run.
+    assert {path: Snapshot.of(path) for path in (clean, dirty)} == before
+    assert (dirty / "README.md").read_text() == "work in progress\n"
+
+
+def test_a_service_of_another_template_is_refused(
+    template: Path, services: dict[str, Path], other_service: Path, tmp_path: Path
+) -> None:
+    clean = working_copy(services["orders-api"], tmp_path / "orders-api")
+    before = Snapshot.of(clean)
+    result = fleet("update", "--template", str(template), str(clean), str(other_service))
+    assert result.returncode == 2
+    assert f"{other_service}: rendered from another template" in result.stderr
+    assert f"not {template}" in result.stderr
+    assert Snapshot.of(clean) == before
+
+
+def test_without_template_the_services_must_come_from_this_checkout(
+    services: dict[str, Path],
+) -> None:
+    result = fleet("status", str(services["orders-api"]))
+    assert result.returncode == 2
+    assert "rendered from another template" in result.stderr
+    assert f"not {TEMPLATE}" in result.stderr
+
+
+def test_an_unknown_release_is_refused(template: Path, services: dict[str, Path]) -> None:
+    before = Snapshot.of(services["orders-api"])
+    result = fleet(
+        "update", "--to", "9.9.9", "--template", str(template), str(services["orders-api"])
+    )
+    assert result.returncode == 2
+    assert "has no release 9.9.9" in result.stderr
+    assert Snapshot.of(services["orders-api"]) == before
+
+
+def test_no_dir_without_a_terminal_is_an_error_not_a_prompt(template: Path) -> None:
+    result = fleet("status", "--template", str(template))
+    assert result.returncode == 2
+    assert "no DIR given, and no terminal to choose repositories in" in result.stderr
+
+
+# ---------------------------------------------------------------- the picker
+
+
+def test_the_picker_offers_the_services_below_and_greys_out_the_refused_ones(
+    template: Path, services: dict[str, Path], other_service: Path, tmp_path: Path
+) -> None:
+    working_copy(services["orders-api"], tmp_path / "orders")
+    working_copy(other_service, tmp_path / "zz-inventory")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "fleet", "status", "--template", str(template)],
+        cwd=tmp_path,
+        env={**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 160),
+    )
+    try:
+        child.expect(re.escape("Repositories to status:"))
+        child.expect(re.escape("rendered from another template"))
+        child.send(" ")  # choose the first (the only one that can be chosen)
+        child.send("\r")
+        child.expect(r"orders\s+orders-api\s+1\.0\.0\s+1\.1\.0\s+behind\s+clean\s+none")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 1  # behind
+
+
+# ---------------------------------------------------------------- template locations
+
+
+def test_one_template_has_one_key_however_its_location_is_spelled() -> None:
+    spellings = [
+        "gh:acme/cdk-service-template",
+        "https://github.com/acme/cdk-service-template.git",
+        "https://github.com/Acme/cdk-service-template/",
+        "git@github.com:acme/cdk-service-template.git",
+        "ssh://git@github.com:22/acme/cdk-service-template",
+        "git+https://github.com/acme/cdk-service-template",
+    ]
+    assert {location_key(spelling) for spelling in spellings} == {
+        "github.com/acme/cdk-service-template"
+    }
+    assert location_key("https://gitlab.com/acme/cdk-service-template") != location_key(
+        "gh:acme/cdk-service-template"
+    )
+
+
+def test_the_version_of_a_commit_is_its_release_or_the_one_before() -> None:
+    assert str(version_of("1.1.0")) == "1.1.0"
+    assert str(version_of("v1.1.0-3-gabc1234")) == "1.1.0"
+    assert version_of("abc1234") is None
