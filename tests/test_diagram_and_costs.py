@@ -283,7 +283,8 @@ def test_estimated_prices_are_marked(default_project: Path, medium_project: Path
     # ap-northeast-1 lacks some confirmed prices: those lines carry † and the note names the
     # reference region; us-east-1 is the reference region, so nothing there is marked.
     tokyo = section(readme(default_project), "Monthly cost estimate")
-    assert "| NAT gateways † |" in tokyo and "| Fargate tasks |" in tokyo
+    assert "| PostgreSQL instance † |" in tokyo and "| Fargate tasks |" in tokyo
+    assert "| NAT gateways |" in tokyo
     assert "† Price not confirmed for `ap-northeast-1`: the line uses us-east-1's price" in tokyo
     virginia = section(readme(medium_project), "Monthly cost estimate")
     assert "†" not in virginia
