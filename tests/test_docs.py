@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import yaml
 
-from .conftest import TEMPLATE, extension, load_module
+from .conftest import BASE_ANSWERS, TEMPLATE, extension, load_module
 
 DOCS = TEMPLATE / "docs"
 
@@ -35,3 +40,97 @@ def test_every_page_link_resolves() -> None:
     for page in DOCS.rglob("*.md"):
         for target in re.findall(r"\]\(([\w./-]+\.md)\)", page.read_text()):
             assert (page.parent / target).is_file(), f"{page.name} -> {target}"
+
+
+def test_usage_page_gives_each_questions_default_and_rule() -> None:
+    # Protects: the reference table says what copier.yml does (default, choices, rule).
+    config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in (DOCS / "usage.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    for name, question in config.items():
+        if name.startswith("_") or question.get("when") is False:
+            continue
+        row = next(row for row in rows if f"`{name}`" in row[0])
+        default_cell, rule_cell = row[1], row[2]
+        default = question.get("default")
+        if default is None:
+            assert default_cell == "—", name
+        elif isinstance(default, str) and "{" in default:
+            assert default_cell not in ("", "—"), name  # derived: described in words
+        elif default == "":
+            assert default_cell == "empty", name
+        else:
+            shown = yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...")
+            assert f"`{shown.strip()}`" in default_cell, (name, shown)
+        for choice in question.get("choices", {}):
+            assert f"`{choice}`" in rule_cell, (name, choice)
+        assert rule_cell, name
+
+
+def test_docs_site_builds_strictly(tmp_path: Path) -> None:
+    # Protects: every page is in the nav and every link and anchor resolves (mkdocs.yml's
+    # validation settings make each of those a warning, and --strict fails on any warning).
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for page in ("updating", "maintaining", "security", "costs", "architecture"):
+        assert (tmp_path / page / "index.html").is_file(), page
+    nav = (TEMPLATE / "mkdocs.yml").read_text()
+    for adr in sorted((DOCS / "decisions").glob("0*.md")):
+        assert f"decisions/{adr.name}" in nav, adr.name
+        assert f"({adr.name})" in (DOCS / "decisions" / "README.md").read_text(), adr.name
+
+
+def example_environments(**answers: Any) -> list[dict[str, str]]:
+    """`deploy_environments` as copier.yml derives it, for the example answers plus `answers`."""
+    naming = extension("naming")
+    given = {**BASE_ANSWERS, "environments": ["prod"], "sizing": "small", **answers}
+    qualifier = naming.default_qualifier(given["service_name"]).strip()
+    names = [name for name in ("dev", "staging", "prod") if name in given["environments"]]
+    accounts = [
+        str(given["aws_account_id"] if name == "prod" else given[f"{name}_account_id"])
+        for name in names
+    ]
+    return [
+        {
+            "name": name,
+            "pascal": name.capitalize(),
+            "account": account,
+            "sizing": given["sizing"] if name == "prod" else "small",
+            "qualifier": naming.environment_qualifier(qualifier, name, account, accounts).strip(),
+        }
+        for name, account in zip(names, accounts, strict=True)
+    ]
+
+
+def test_architecture_page_shows_the_example_diagram() -> None:
+    zones = extension("regions").REGION_AVAILABILITY_ZONES["ap-northeast-1"]
+    diagram = extension("diagram").architecture(
+        "orders-api", "acme/orders-api", True, "ap-northeast-1", zones, example_environments()
+    )
+    assert diagram.strip() in (DOCS / "architecture.md").read_text()
+
+
+def test_costs_page_shows_the_price_table_and_example_estimates() -> None:
+    prices = extension("prices")
+    page = (DOCS / "costs.md").read_text()
+    assert prices.price_list().strip() in page
+    assert prices.region_coverage().strip() in page
+    assert prices.cost_estimate(example_environments(), "ap-northeast-1", 3).strip() in page
+    large = example_environments(
+        sizing="large",
+        environments=["dev", "staging", "prod"],
+        dev_account_id="210987654321",
+        staging_account_id="210987654322",
+    )
+    assert prices.cost_estimate(large, "us-east-1", 3).strip() in page

@@ -1,0 +1,293 @@
+"""The rendered README's architecture diagram and monthly cost estimate follow the answers."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import TEMPLATE, extension
+
+MONEY = r"\$([\d,]+\.\d{2})"
+# A cost table row: | label | what is counted | $amount |
+ITEM_ROW = re.compile(rf"^\| ([^|*][^|]*?) \| ([^|]+) \| {MONEY} \|$")
+ENV_TOTAL_ROW = re.compile(rf"^\| \*\*Total (\w+)\*\* \| \| \*\*{MONEY}\*\* \|$")
+SUMMARY_ROW = re.compile(rf"^\| (\w+) \| {MONEY} \|$")
+GRAND_TOTAL_ROW = re.compile(rf"^\| \*\*Total\*\* \| \*\*{MONEY}\*\* \|$")
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%")
+HOURS = 730
+
+
+def amount(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def section(readme: str, title: str) -> str:
+    """The body of one `## title` section of a rendered README."""
+    start = readme.index(f"\n## {title}\n")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end != -1 else None]
+
+
+def mermaid(project: Path) -> str:
+    blocks = re.findall(
+        r"```mermaid\n(.*?)```", section(readme(project), "Architecture"), re.DOTALL
+    )
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def readme(project: Path) -> str:
+    return (project / "README.md").read_text()
+
+
+def costs(project: Path) -> dict[str, dict[str, float]]:
+    """Each environment's cost lines, its stated total (key "Total") and, under "All", the
+    summary lines and the grand total, parsed from the rendered Markdown."""
+    text = section(readme(project), "Monthly cost estimate")
+    tables: dict[str, dict[str, float]] = {}
+    current: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("### "):
+            current = tables.setdefault(line.split()[1], {})
+        elif match := ENV_TOTAL_ROW.match(line):
+            current["Total"] = amount(match[2])
+        elif match := GRAND_TOTAL_ROW.match(line):
+            current["Total"] = amount(match[1])
+        elif match := ITEM_ROW.match(line):
+            current[match[1].rstrip(" †")] = amount(match[3])
+        elif match := SUMMARY_ROW.match(line):
+            current[match[1]] = amount(match[2])
+    return tables
+
+
+def environments(project: Path) -> list[str]:
+    return re.findall(r"^\| (dev|staging|prod) \| `\d{12}` \|", readme(project), re.MULTILINE)
+
+
+# ---------------------------------------------------------------- the price table
+
+
+def test_every_region_has_prices_for_every_preset() -> None:
+    regions = extension("regions").REGION_AVAILABILITY_ZONES
+    prices = extension("prices")
+    presets = extension("sizing").SIZING_PRESETS
+    assert set(prices.REGIONAL_PRICES) == set(regions)
+    keys = set(prices.GLOBAL_PRICES) | set(prices.REGIONAL_PRICES[prices.REFERENCE_REGION])
+    for preset in presets.values():
+        keys |= {
+            f"postgresql:db.{preset['database_instance_type']}",
+            f"redis:{preset['cache_node_type']}",
+        }
+    for region in regions:
+        for key in keys:
+            assert float(prices.price(region, key)) > 0, (region, key)
+    # The reference region lists every regional price itself: nothing is guessed there.
+    assert not any(
+        prices.estimated(prices.REFERENCE_REGION, key)
+        for key in prices.REGIONAL_PRICES[prices.REFERENCE_REGION]
+    )
+
+
+def test_price_table_states_its_source_and_date() -> None:
+    prices = extension("prices")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", prices.PRICES_CHECKED)
+    assert "AWS" in prices.PRICE_SOURCE
+    text = (TEMPLATE / "extensions" / "prices.jinja").read_text()
+    assert "Source:" in text and "Checked:" in text
+
+
+def test_counted_resources_match_the_synthesized_app(default_project: Path, tmp_path: Path):
+    # Protects: the KMS keys, secrets and WAF rules the estimate bills are the ones the app
+    # creates in each environment (synthesized with this repository's CDK, offline).
+    script = """
+import json, sys
+from collections import Counter
+from pathlib import Path
+from aws_cdk import App
+sys.path.insert(0, ".")
+from orders_api.environments import SERVICE
+from orders_api.stages import add_service
+app = App(context=json.loads(Path("cdk.json").read_text())["context"], outdir=sys.argv[1])
+add_service(app, SERVICE)
+counts = Counter()
+for stack in app.synth().stacks:
+    for resource in stack.template.get("Resources", {}).values():
+        counts[resource["Type"]] += 1
+        if resource["Type"] == "AWS::WAFv2::WebACL":
+            counts["rules"] += len(resource["Properties"]["Rules"])
+print(json.dumps(counts))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "cdk.out")],
+        cwd=default_project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    prices = extension("prices")
+    assert counts["AWS::KMS::Key"] == prices.KMS_KEYS_PER_ENVIRONMENT
+    assert counts["AWS::SecretsManager::Secret"] == prices.SECRETS_PER_ENVIRONMENT
+    assert counts["rules"] == prices.WAF_RULES
+
+
+# ---------------------------------------------------------------- the diagram
+
+
+def test_diagram_subnet_plan_is_the_network_code() -> None:
+    # Protects: the address ranges the diagram prints are the ones network.py deploys.
+    tree = ast.parse((TEMPLATE / "template/{{ package_name }}/network.py").read_text())
+    values = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        and isinstance(getattr(node, "targets", [None])[0], ast.Name)
+    }
+    values |= {
+        node.target.id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+    diagram = extension("diagram")
+    assert diagram.VPC_CIDR == values["VPC_CIDR"]
+    assert {tier: tuple(c) for tier, c in diagram.SUBNET_CIDRS.items()} == values["SUBNET_CIDRS"]
+
+
+def check_mermaid_structure(chart: str) -> None:
+    """Balanced subgraphs, and every edge joins nodes the chart defines."""
+    lines = [line.strip() for line in chart.splitlines() if line.strip()]
+    assert lines[0] == "flowchart TB"
+    assert sum(line.startswith("subgraph ") for line in lines) == lines.count("end")
+    defined = set(re.findall(r"^\s*(?:subgraph )?([A-Za-z0-9_]+)[\[(]", chart, re.MULTILINE))
+    for line in lines:
+        if "-->" in line or ".->" in line:
+            ends = re.split(r"\s+(?:--\s[^-]+\s)?-->\s+|\s+-\.\s[^.]+\s\.->\s+|\s+-->\s+", line)
+            for node in ends:
+                assert node in defined, (node, line)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "nat_gateways", "multi_az", "replicas", "diff_role"),
+    [
+        ("default_project", {"prod": 1}, False, 0, True),
+        ("medium_project", {"dev": 1, "prod": 2}, True, 1, False),
+        ("large_project", {"dev": 1, "staging": 1, "prod": 3}, True, 2, True),
+    ],
+)
+def test_diagram_follows_the_answers(
+    fixture: str,
+    nat_gateways: dict[str, int],
+    multi_az: bool,
+    replicas: int,
+    diff_role: bool,
+    request: pytest.FixtureRequest,
+) -> None:
+    project: Path = request.getfixturevalue(fixture)
+    chart = mermaid(project)
+    check_mermaid_structure(chart)
+    assert not UNRENDERED.search(section(readme(project), "Architecture"))
+    # One subgraph per environment, with its account.
+    subgraphs = re.findall(r"subgraph env_(\w+)\[\"\1: account (\d{12}),", chart)
+    assert [name for name, _ in subgraphs] == environments(project) == list(nat_gateways)
+    for name, count in nat_gateways.items():
+        body = chart.split(f'subgraph env_{name}["')[1].split("\n  end\n")[0]
+        # NAT gateways: min(preset, zones), each in its own zone, each the service's egress.
+        assert body.count('_nat[["NAT gateway"]]') == count, name
+        assert chart.count(f"env_{name}_service -. egress .->") == count
+        zones = 3 if (name == "prod" and fixture != "default_project") else 2
+        assert len(re.findall(r"subgraph env_\w+_\w+_\d\w\[", body)) == zones
+        assert body.count("_public[") == body.count("_private[") == zones
+        assert body.count("_isolated[") == zones
+        assert f"IAM role orders-api-{name}-github-deploy" in body
+        assert (f"IAM role orders-api-{name}-github-diff" in body) is diff_role
+    prod = chart.split('subgraph env_prod["')[1]
+    assert ("Multi-AZ, isolated subnets" in prod) is multi_az
+    assert ("Single-AZ, isolated subnets" in prod) is not multi_az
+    if replicas:
+        assert f"primary + {replicas} replica" in prod
+    else:
+        assert "one node, isolated subnets" in prod
+    assert ('diff_workflow["diff.yml' in chart) is diff_role
+
+
+# ---------------------------------------------------------------- the cost estimate
+
+
+@pytest.mark.parametrize("fixture", ["default_project", "medium_project", "large_project"])
+def test_cost_totals_add_up(fixture: str, request: pytest.FixtureRequest) -> None:
+    project: Path = request.getfixturevalue(fixture)
+    tables = costs(project)
+    text = section(readme(project), "Monthly cost estimate")
+    assert not UNRENDERED.search(text)
+    names = environments(project)
+    assert list(tables) == [*names, "All"]
+    for name in names:
+        lines = {k: v for k, v in tables[name].items() if k != "Total"}
+        assert len(lines) == 11, name
+        assert round(sum(lines.values()), 2) == tables[name]["Total"], name
+        assert tables["All"][name] == tables[name]["Total"]
+    assert round(sum(tables[name]["Total"] for name in names), 2) == tables["All"]["Total"]
+    # The table ends in the grand total.
+    assert GRAND_TOTAL_ROW.match(
+        text.split("### All environments")[1].strip().split("\n\n")[0].splitlines()[-1]
+    )
+
+
+def test_costs_follow_sizing_and_environments(default_project: Path, large_project: Path):
+    small, large = costs(default_project), costs(large_project)
+    assert large["prod"]["Total"] > small["prod"]["Total"]
+    for item in ("NAT gateways", "Fargate tasks", "PostgreSQL instance", "Redis nodes"):
+        assert large["prod"][item] > small["prod"][item], item
+    # Each extra environment adds its own lines: dev and staging are small, in the same region.
+    assert large["dev"] == large["staging"] == small["prod"]
+    assert large["All"]["Total"] == pytest.approx(
+        large["prod"]["Total"] + 2 * small["prod"]["Total"], abs=0.01
+    )
+
+
+@pytest.mark.parametrize(
+    ("fixture", "region"),
+    [
+        ("default_project", "ap-northeast-1"),
+        ("medium_project", "us-east-1"),
+        ("large_project", "ap-northeast-1"),
+    ],
+)
+def test_database_line_doubles_with_multi_az(
+    fixture: str, region: str, request: pytest.FixtureRequest
+) -> None:
+    project: Path = request.getfixturevalue(fixture)
+    prices, presets = extension("prices"), extension("sizing").SIZING_PRESETS
+    tables = costs(project)
+    sizing = "small" if fixture == "default_project" else fixture.split("_")[0]
+    preset = presets[sizing]
+    hourly = float(prices.price(region, f"postgresql:db.{preset['database_instance_type']}"))
+    single = round(HOURS * hourly, 2)
+    copies = 2 if preset["database_multi_az"] else 1
+    assert tables["prod"]["PostgreSQL instance"] == pytest.approx(copies * single, abs=0.01)
+    storage = preset["database_allocated_storage_gib"] * float(
+        prices.price(region, "rds_gp3_gb_month")
+    )
+    assert tables["prod"]["PostgreSQL storage"] == pytest.approx(copies * storage, abs=0.01)
+
+
+def test_estimated_prices_are_marked(default_project: Path, medium_project: Path) -> None:
+    # ap-northeast-1 lacks some confirmed prices: those lines carry † and the note names the
+    # reference region; us-east-1 is the reference region, so nothing there is marked.
+    tokyo = section(readme(default_project), "Monthly cost estimate")
+    assert "| PostgreSQL instance † |" in tokyo and "| Fargate tasks |" in tokyo
+    assert "| NAT gateways |" in tokyo
+    note = "† A price on this line is not confirmed for `ap-northeast-1`: the estimate uses"
+    assert f"{note}\nus-east-1's." in tokyo
+    virginia = section(readme(medium_project), "Monthly cost estimate")
+    assert "†" not in virginia
+    for text in (tokyo, virginia):
+        assert "checked on 2" in text and "AWS public pricing pages" in text
