@@ -124,9 +124,9 @@ def services(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     rendered = {name: render(template, folder / name, name) for name in SERVICES}
     payments = rendered["payments-api"]
     (payments / "NOTES.md").write_text("The payments team's own notes.\n")
-    server = payments / "service" / "app" / "server.py"  # the team's after the first render
+    server = payments / "service" / "app" / "server.py"  # the team grows its service here
     server.write_text(server.read_text() + "\n# The payments team's own handler.\n")
-    commit_all(payments, "team work in files the team owns")
+    commit_all(payments, "team work: notes of its own, a handler in the managed server")
     replace_line(
         rendered["billing-api"] / "README.md",
         README_LINE,
@@ -203,9 +203,8 @@ def test_status_shows_each_service_behind_with_its_drift(
     for name, line in rows.items():
         assert re.search(rf"{name}\s+1\.0\.0\s+1\.1\.0\s+behind\s+clean\s", line), line
     assert rows["billing-api"].endswith("README.md")
-    # The payments team's own file and its server (handed over after the first render)
-    # are not drift: only managed files the team changed are.
-    assert rows["payments-api"].endswith("none")
+    # The payments team's own file is not drift; its edit of the managed server is.
+    assert rows["payments-api"].endswith("service/app/server.py")
     assert rows["orders-api"].endswith("none")
 
 
@@ -222,7 +221,8 @@ def test_status_json_describes_each_service(
             True,
             True,
         )
-        assert row["drift"] == (["README.md"] if name == "billing-api" else [])
+        expected = {"billing-api": ["README.md"], "payments-api": ["service/app/server.py"]}
+        assert row["drift"] == expected.get(name, [])
 
 
 def test_diff_shows_the_teams_edit_as_a_unified_diff(

@@ -127,6 +127,8 @@ def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Pat
     term.answer("one GitHub OIDC provider per account", "n")
     term.answer("liveness path", ENTER)
     term.answer("Qualifier of this service's CDK bootstrap", ENTER)
+    term.answer("How production's subnets are numbered", ENTER)  # fixed
+    term.answer("What keeps dependencies and this template current", ENTER)  # renovate
     term.answer("pull-request job", "y")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
@@ -158,6 +160,8 @@ def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path
     term.answer("one GitHub OIDC provider per account", "y")
     term.answer("liveness path", ENTER)
     term.answer("Qualifier of this service's CDK bootstrap", ENTER)
+    term.answer("How production's subnets are numbered", ENTER)  # fixed
+    term.answer("What keeps dependencies and this template current", ENTER)  # renovate
     term.answer("pull-request job", "n")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
@@ -188,6 +192,8 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: P
     term.answer("one GitHub OIDC provider per account", "n")
     term.answer("liveness path", ENTER)
     term.answer("Qualifier of this service's CDK bootstrap", ENTER)
+    term.answer("How production's subnets are numbered", ENTER)  # fixed
+    term.answer("What keeps dependencies and this template current", ENTER)  # renovate
     term.answer("pull-request job", "y")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "numeric id" not in term.transcript
