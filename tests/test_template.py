@@ -95,7 +95,7 @@ def test_rendered_project_passes_its_own_checks(
     # (secret scan, ruff format and check, zizmor) over every file, its pytest, the pinned CDK
     # CLI's strict offline synth, and cfn-lint, which fails on any error or warning.
     project = synced(request.getfixturevalue(fixture))
-    run(["npm", "install", "--no-fund", "--no-audit", "--silent"], project)
+    run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], project)  # the shipped lock
     run(["git", "add", "--all"], project)  # pre-commit checks the files git tracks
     result = run(["bash", "scripts/check"], project)
     tests, synth = result.stdout.split("==> strict offline synth")
