@@ -17,16 +17,16 @@ import time
 import warnings
 from pathlib import Path
 
+import yaml
 from copier import run_copy
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 ANSWERS = {
-    "service_name": "orders-api",
-    "aws_account_id": "123456789012",
-    "aws_region": "ap-northeast-1",
-    "github_repository": "acme/orders-api",
+    **yaml.safe_load((TEMPLATE / "example-answers.yml").read_text()),
     "sizing": "large",
     "environments": ["dev", "staging", "prod"],
+    "dev_account_id": "210987654321",
+    "staging_account_id": "210987654322",
 }
 SYNTH = (
     "import json; from aws_cdk import App; "
@@ -51,9 +51,7 @@ def render(destination: Path) -> None:
             destination,
             data=ANSWERS,
             defaults=True,
-            unsafe=True,
             quiet=True,
-            skip_tasks=True,
         )
 
 
@@ -67,7 +65,7 @@ def main() -> None:
         root = Path(scratch)
         renders = [timed(lambda i=i: render(root / f"render-{i}")) for i in range(repeat)]
         project = root / "render-0"
-        subprocess.run(["uv", "sync", "--quiet"], cwd=project, check=True)
+        subprocess.run(["uv", "sync", "--quiet", "--locked"], cwd=project, check=True)
         command = ["uv", "run", "--no-sync", "python", "-c", SYNTH]
         synths = [
             timed(lambda: subprocess.run(command, cwd=project, check=True, capture_output=True))
