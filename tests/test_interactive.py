@@ -83,7 +83,8 @@ def terminal(tmp_path: Path) -> Iterator[callable]:
     started: list[Terminal] = []
 
     def start(destination: str = "orders-api") -> Terminal:
-        session = Terminal([copier, "copy", str(TEMPLATE), destination], tmp_path)
+        # HEAD, not the newest tag: the tree under test.
+        session = Terminal([copier, "copy", "--vcs-ref=HEAD", str(TEMPLATE), destination], tmp_path)
         started.append(session)
         return session
 
