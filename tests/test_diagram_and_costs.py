@@ -158,7 +158,10 @@ def test_diagram_subnet_plan_is_the_network_code() -> None:
     }
     diagram = extension("diagram")
     assert diagram.VPC_CIDR == values["VPC_CIDR"]
-    assert {tier: tuple(c) for tier, c in diagram.SUBNET_CIDRS.items()} == values["SUBNET_CIDRS"]
+    assert {
+        plan: {tier: tuple(ranges) for tier, ranges in tiers.items()}
+        for plan, tiers in diagram.ADDRESS_PLANS.items()
+    } == values["ADDRESS_PLANS"]
 
 
 def check_mermaid_structure(chart: str) -> None:
