@@ -10,16 +10,7 @@ CloudWatch Logs with a retention.
 
 from pathlib import Path
 
-import jsii
-from aws_cdk import (
-    CfnOutput,
-    CfnResource,
-    Duration,
-    IStableListProducer,
-    Lazy,
-    RemovalPolicy,
-    Stack,
-)
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -299,7 +290,6 @@ class FargateService(Construct):
         # then depends on the listener alone (no DependsOn that repeats its own Ref).
         self.target_group = self._target_group("TargetGroup", service, network)
         self.target_groups = [self.target_group]
-        alternate_target = None
         if gradual:
             # A release's new tasks register here while the old ones keep the first group;
             # ECS moves the weights of the production rule between the two.
@@ -337,28 +327,29 @@ class FargateService(Construct):
             action=NOT_FOUND,
         )
         if gradual:
-            alternate_target = ecs.AlternateTarget(
-                "AlternateTarget",
-                alternate_target_group=alternate,
-                production_listener=ecs.ListenerRuleConfiguration.application_listener_rule(
-                    self.production_rule
-                ),
-                role=self._deployment_role(listener, alternate),
-            )
-        self.service.load_balancer_target(
-            container_name=CONTAINER_NAME,
-            container_port=service.container_port,
-            alternate_target=alternate_target,
-        ).attach_to_application_target_group(self.target_group)
-        if gradual:
-            # CDK orders the service after the listener rule; it also names the rule as its
-            # production rule, which implies the order already (cfn-lint W3005).
+            # Written as the service's property, not through CDK's AlternateTarget: CDK's
+            # attachment also orders the service after the production rule, which the rule's
+            # reference below implies already (cfn-lint W3005). The load balancer's security
+            # group reaches the tasks through the network stack's rule.
             cfn_service = self.service.node.default_child
-            cfn_rule = self.production_rule.node.default_child
-            assert isinstance(cfn_service, CfnResource) and isinstance(cfn_rule, CfnResource)
-            cfn_service.add_override(
-                "DependsOn", Lazy.list(_DependsOnExcept(cfn_service, cfn_rule))
+            assert isinstance(cfn_service, ecs.CfnService)
+            cfn_service.add_property_override(
+                "LoadBalancers",
+                [
+                    {
+                        "ContainerName": CONTAINER_NAME,
+                        "ContainerPort": service.container_port,
+                        "TargetGroupArn": self.target_group.target_group_arn,
+                        "AdvancedConfiguration": {
+                            "AlternateTargetGroupArn": alternate.target_group_arn,
+                            "ProductionListenerRule": self.production_rule.listener_rule_arn,
+                            "RoleArn": self._deployment_role(listener, alternate).role_arn,
+                        },
+                    }
+                ],
             )
+        else:
+            self.service.attach_to_application_target_group(self.target_group)
 
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.task_min_count, max_capacity=sizing.task_max_count
@@ -497,26 +488,6 @@ class FargateService(Construct):
         # ECS checks the role's permissions when the service is created or updated.
         self.service.node.add_dependency(policy)
         return role
-
-
-@jsii.implements(IStableListProducer)
-class _DependsOnExcept:
-    """The DependsOn CDK computes for a resource, less one resource (resolved at synth, when
-    every dependency is known)."""
-
-    def __init__(self, resource: CfnResource, excluded: CfnResource) -> None:
-        self._resource = resource
-        self._excluded = excluded
-
-    def produce(self) -> list[str] | None:
-        stack = Stack.of(self._resource)
-        excluded = stack.resolve(self._excluded.logical_id)
-        ids = {
-            stack.resolve(dependency.logical_id)
-            for dependency in self._resource.obtain_dependencies()
-            if isinstance(dependency, CfnResource) and Stack.of(dependency) is stack
-        }
-        return sorted(ids - {excluded}) or None
 
 
 def _traffic_shifting(sizing: Sizing) -> dict[str, object]:
