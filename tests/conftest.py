@@ -94,6 +94,9 @@ def large_project(copie_session: Any) -> Path:
         staging_account_id=BASE_ANSWERS["aws_account_id"],
         domain_name="orders.example.com",
         hosted_zone_id="Z0123456789ABCDEFGHIJ",
+        # Operations options: on-call by email and operator shells (ECS Exec).
+        alarm_email="oncall@example.com",
+        enable_ecs_exec=True,
     )
 
 

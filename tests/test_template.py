@@ -181,6 +181,13 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
         "Too-Long-Qualifier",
     ),
     ({"domain_name": "Not A Domain"}, "domain_name", "not a lowercase DNS name", "Not A Domain"),
+    ({"alarm_email": "oncall"}, "alarm_email", "a name@domain address, or empty", "oncall"),
+    (
+        {"alarm_email": "a@example.com,b@example.com"},
+        "alarm_email",
+        "a name@domain address, or empty",
+        "a@example.com,b@example.com",
+    ),
     # Combinations that cannot work.
     ({**ZONE, "hosted_zone_id": "bad"}, "hosted_zone_id", "not a hosted zone id (Z...)", "bad"),
     (
@@ -272,11 +279,28 @@ def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path
     assert readme.index("npx cdk bootstrap") < readme.index("cdk deploy OrdersApi-Dev-Identity")
     assert "dev → staging → prod" in readme
     assert "required reviewers" in readme and "cancel-in-progress: false" in readme
-    for runbook in ("rotate-secret", "--auth-token-update-strategy ROTATE", "force-new-deployment"):
+    for runbook in (
+        "rotate-secret",
+        "--auth-token-update-strategy ROTATE",
+        "force-new-deployment",
+        "stop-service-deployment",
+        "aws ecs execute-command",
+        "create-slack-channel-configuration",
+    ):
         assert runbook in readme, runbook
+    # Large production shifts traffic linearly; the others roll.
+    assert "- `prod`: **linear**" in readme and "- `dev`: **rolling**" in readme
+    assert "`oncall@example.com` is subscribed" in readme
     assert "Node.js 22 or newer" in readme
     cdk_json = json.loads((large_project / "cdk.json").read_text())
     assert cdk_json["toolkitStackName"] == f"CDKToolkit-{base}"
+
+
+def test_readme_without_options_says_how_to_turn_them_on(default_project: Path) -> None:
+    readme = (default_project / "README.md").read_text()
+    assert "The topic has no subscriber yet" in readme
+    assert "--data enable_ecs_exec=true" in readme and "aws ecs execute-command" not in readme
+    assert "- `prod`: **rolling**" in readme
 
 
 def test_readme_shows_the_sizing_presets_of_the_code(default_project: Path) -> None:

@@ -19,6 +19,7 @@ from .conftest import PROJECTS, run
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 LOCAL = re.compile(r"^\$/\.github/(actions/[\w-]+|workflows/[\w-]+\.yml)$")
 EXPRESSION = re.compile(r"\$\{\{")
+SCANNER = "aquasecurity/trivy-action@"
 
 
 def _github_files(project: Path) -> list[Path]:
@@ -124,6 +125,23 @@ def test_ci_runs_every_check_without_aws(project: Path) -> None:
     deploy = _load(project / ".github" / "workflows" / "deploy.yml")
     assert deploy[True] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
     assert deploy["jobs"]["checks"]["uses"] == "$/.github/workflows/ci.yml"
+
+
+def test_images_are_scanned_before_they_ship(project: Path) -> None:
+    # The pull request's image, and the image the deploy promotes: a critical finding with a
+    # released fix fails the job. No scanner cache: nothing a pull request writes feeds a deploy.
+    ci = _load(project / ".github" / "workflows" / "ci.yml")
+    deploy = _load(project / ".github" / "workflows" / "deploy.yml")
+    for steps, built in (
+        (ci["jobs"]["service"]["steps"], "docker build"),
+        (deploy["jobs"]["build"]["steps"], "scripts/build_images.py"),
+    ):
+        build = next(i for i, step in enumerate(steps) if built in step.get("run", ""))
+        (scan,) = [step for step in steps if step.get("uses", "").startswith(SCANNER)]
+        assert steps.index(scan) > build
+        assert scan["with"]["severity"] == "CRITICAL" and scan["with"]["exit-code"] == "1"
+        assert scan["with"]["cache"] == "false"
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", scan["with"]["version"])
 
 
 def test_one_bot_keeps_dependencies_and_the_template_current(

@@ -13,6 +13,8 @@ After changing the table, write the page anew (a test fails until then)::
 import re
 from dataclasses import dataclass
 
+from .sizing import SIZING_PRESETS
+
 
 @dataclass(frozen=True, kw_only=True)
 class Acknowledgement:
@@ -24,6 +26,10 @@ class Acknowledgement:
     only_sized: str | None = None
     # Only where the pull-request diff role exists (enable_pr_diff).
     only_with_pr_diff: bool = False
+    # Only where releases shift traffic in steps (the sizing's canary or linear strategy).
+    only_shifting_traffic: bool = False
+    # Only where operators may open a shell in the tasks (enable_ecs_exec).
+    only_with_ecs_exec: bool = False
     # The validation plugin that reports the finding: cdk-nag's pack, or CDK's own
     # CloudFormation rules ("CloudFormation-Validate").
     plugin: str = "AwsSolutions"
@@ -125,6 +131,46 @@ SINGLE_AZ_DATABASE = Acknowledgement(
         "protect the data. The medium and large sizings run Multi-AZ."
     ),
 )
+ENHANCED_MONITORING_ROLE = Acknowledgement(
+    finding=(
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonRDSEnhancedMonitoringRole]"
+    ),
+    construct="Datastore / Database / Instance / MonitoringRole",
+    reason=(
+        "RDS enhanced monitoring writes OS metrics with this AWS managed policy, made for that "
+        "one purpose: it reaches only the RDSOSMetrics log group; only RDS can assume the role."
+    ),
+)
+FUNCTION_NETWORK_INTERFACES = Acknowledgement(
+    finding="AwsSolutions-IAM5[Resource::*]",
+    construct="Datastore / Database / AppUser / Role / DefaultPolicy",
+    reason=(
+        "The function that creates the application's database user runs in the VPC: Lambda "
+        "manages its network interfaces (ec2:CreateNetworkInterface and friends), which have "
+        "no resource-level permissions; it reads only the two database secrets."
+    ),
+)
+TRAFFIC_SHIFT_DESCRIBES = Acknowledgement(
+    finding="AwsSolutions-IAM5[Resource::*]",
+    construct="Compute / Service / DeploymentRole / DefaultPolicy",
+    only_shifting_traffic=True,
+    reason=(
+        "ECS shifts a release's traffic between the two target groups with this role: the "
+        "Describe calls of Elastic Load Balancing have no resource-level permissions; every "
+        "change it may make names the listener, its rule and the two target groups."
+    ),
+)
+ECS_EXEC_CHANNELS = Acknowledgement(
+    finding="AwsSolutions-IAM5[Resource::*]",
+    construct="Compute / Service / TaskRole / DefaultPolicy",
+    only_with_ecs_exec=True,
+    reason=(
+        "ECS Exec's agent in the task opens its Session Manager channels (ssmmessages:*Channel) "
+        "and finds its log group (logs:DescribeLogGroups): neither has resource-level "
+        "permissions. Session logs go to one encrypted log group, decrypted by one key."
+    ),
+)
 
 EXPLICIT_AVAILABILITY_ZONES = Acknowledgement(
     plugin="CloudFormation-Validate",
@@ -148,10 +194,14 @@ ACKNOWLEDGEMENTS = (
     REDIS_AUTH_TOKEN_ROTATION,
     SINGLE_NODE_CACHE,
     SINGLE_AZ_DATABASE,
+    ENHANCED_MONITORING_ROLE,
+    FUNCTION_NETWORK_INTERFACES,
+    TRAFFIC_SHIFT_DESCRIBES,
+    ECS_EXEC_CHANNELS,
 )
 
 # The most acknowledgements one environment may carry. Raise it only with a reviewer.
-BUDGET = 10
+BUDGET = 13
 
 
 def _applies_to(ack: Acknowledgement) -> str:
@@ -159,6 +209,11 @@ def _applies_to(ack: Acknowledgement) -> str:
         return f"environments sized {ack.only_sized}"
     if ack.only_with_pr_diff:
         return "every environment, with the pull-request diff"
+    if ack.only_shifting_traffic:
+        shifting = [name for name, preset in SIZING_PRESETS.items() if preset.shifts_traffic]
+        return f"environments sized {' or '.join(shifting)} (canary or linear deploys)"
+    if ack.only_with_ecs_exec:
+        return "every environment, with ECS Exec"
     return "every environment"
 
 

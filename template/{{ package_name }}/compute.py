@@ -1,8 +1,11 @@
 """Phase 4b, the execution platform: ECS Fargate behind an Application Load Balancer.
 
-The service runs in private subnets without public IPs. A deployment that fails its health
-checks is stopped and rolled back by the circuit breaker. Secrets reach the container only at
-run time, from Secrets Manager; every log goes to CloudWatch Logs with a retention.
+The service runs in private subnets without public IPs. A release that fails its health
+checks is stopped and rolled back by the circuit breaker; one that raises the deployment
+alarms (5xx rate, unhealthy targets) is rolled back by ECS. Production sized medium or large
+gets a release's traffic in steps (canary or linear, ``sizing.py``) through a second target
+group. Secrets reach the container only at run time, from Secrets Manager; every log goes to
+CloudWatch Logs with a retention.
 """
 
 from pathlib import Path
@@ -14,12 +17,20 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .acknowledgements import ACCESS_LOG_BUCKET, ECR_AUTHORIZATION_TOKEN, PLAIN_TASK_ENVIRONMENT
+from .acknowledgements import (
+    ACCESS_LOG_BUCKET,
+    ECR_AUTHORIZATION_TOKEN,
+    ECS_EXEC_CHANNELS,
+    PLAIN_TASK_ENVIRONMENT,
+    TRAFFIC_SHIFT_DESCRIBES,
+)
 from .alarms import ServiceAlarms
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import Cache, Database
@@ -28,12 +39,23 @@ from .log_groups import retained_log_group
 from .network import Network
 from .policy import acknowledge
 from .secret_rollout import RollTasksOnSecretChange
+from .sizing import Sizing
 
 # The sample service's Dockerfile: `cdk deploy` builds it and pushes it to the bootstrap
 # stack's ECR repository before the service is updated, so the first deploy has its image.
 SERVICE_SOURCE = Path(__file__).resolve().parent.parent / "service"
 ACCESS_LOG_EXPIRY = Duration.days(365)
 CPU_TARGET_PERCENT = 60
+CONTAINER_NAME = "App"
+# What the listener answers when no rule matches, and for the readiness path.
+NOT_FOUND = elbv2.ListenerAction.fixed_response(
+    404, content_type="application/json", message_body='{"error": "not found"}'
+)
+# Listener rule priorities: the readiness block before the rule that forwards everything.
+READINESS_BLOCK_PRIORITY = 10
+PRODUCTION_RULE_PRIORITY = 100
+# Where ECS Exec's agent writes inside a container whose root file system is read-only.
+EXEC_AGENT_PATHS = {"ExecAgentState": "/var/lib/amazon", "ExecAgentLogs": "/var/log/amazon"}
 
 
 class LoadBalancer(Construct):
@@ -82,9 +104,14 @@ class LoadBalancer(Construct):
         )
         self.alb.log_access_logs(self.access_logs, prefix="alb")
 
+        # Rules decide what reaches the service (FargateService); anything else is a 404.
         if domain is None:
             self.listener = self.alb.add_listener(
-                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                open=False,
+                default_action=NOT_FOUND,
             )
             return
 
@@ -107,6 +134,7 @@ class LoadBalancer(Construct):
             certificates=[certificate],
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
             open=False,
+            default_action=NOT_FOUND,
         )
         self.alb.add_redirect(source_port=80, target_port=443, open=False)
         route53.ARecord(
@@ -120,7 +148,8 @@ class LoadBalancer(Construct):
 
 class FargateService(Construct):
     """The service's tasks: separate execution and task roles, secrets injected at run time,
-    a circuit breaker that rolls back, and CPU-based autoscaling."""
+    a circuit breaker that rolls back, CPU-based autoscaling, and the listener rules that
+    decide what reaches them."""
 
     def __init__(
         self,
@@ -145,7 +174,7 @@ class FargateService(Construct):
         )
 
         # Two roles, two duties: ECS uses the execution role to pull the image, write logs and
-        # read the secrets; the application runs with the task role and may do nothing else.
+        # read the secrets; the application runs with the task role, which holds none of that.
         ecs_tasks = iam.ServicePrincipal(
             "ecs-tasks.amazonaws.com",
             conditions={
@@ -183,8 +212,23 @@ class FargateService(Construct):
             "Logs",
             retention=environment.log_retention,
         )
-        self.task_definition.add_container(
-            "App",
+        app_secret = self._readable_secret("AppSecret", database.app_secret)
+        auth_token = self._readable_secret("AuthToken", cache.auth_token)
+        # The secrets' key decrypts for the execution role only through Secrets Manager.
+        self.execution_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecryptTheSecretsThroughSecretsManager",
+                actions=["kms:Decrypt"],
+                resources=[database.secrets_key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"
+                    }
+                },
+            )
+        )
+        container = self.task_definition.add_container(
+            CONTAINER_NAME,
             image=ecs.ContainerImage.from_asset(
                 str(SERVICE_SOURCE), platform=ecr_assets.Platform.LINUX_AMD64
             ),
@@ -195,6 +239,7 @@ class FargateService(Construct):
                 "SERVICE_NAME": service.name,
                 "PORT": str(service.container_port),
                 "HEALTH_CHECK_PATH": service.health_check_path,
+                "READINESS_PATH": service.readiness_path,
                 "DB_HOST": database.instance.db_instance_endpoint_address,
                 "DB_PORT": database.instance.db_instance_endpoint_port,
                 "DB_NAME": service.database_name,
@@ -202,16 +247,26 @@ class FargateService(Construct):
                 "REDIS_PORT": cache.replication_group.attr_primary_end_point_port,
                 "REDIS_TLS": "true",
             },
-            # Read by the ECS agent at task start; never in the task definition itself.
+            # Read by the ECS agent at task start; never in the task definition itself. The
+            # application's own database user: the master user's secret is not the task's.
             secrets={
-                "DB_USERNAME": ecs.Secret.from_secrets_manager(database.secret, "username"),
-                "DB_PASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
-                "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(cache.auth_token),
+                "DB_USERNAME": ecs.Secret.from_secrets_manager(app_secret, "username"),
+                "DB_PASSWORD": ecs.Secret.from_secrets_manager(app_secret, "password"),
+                "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(auth_token),
             },
         )
         acknowledge(self.task_definition, PLAIN_TASK_ENVIRONMENT)
         acknowledge(self.execution_role.node.find_child("DefaultPolicy"), ECR_AUTHORIZATION_TOKEN)
+        if service.enable_ecs_exec:
+            # The agent ECS Exec starts in the container writes its state and logs here: the
+            # root file system stays read-only.
+            for volume, path in EXEC_AGENT_PATHS.items():
+                self.task_definition.add_volume(name=volume)
+                container.add_mount_points(
+                    ecs.MountPoint(container_path=path, source_volume=volume, read_only=False)
+                )
 
+        gradual = sizing.shifts_traffic
         self.service = ecs.FargateService(
             self,
             "Service",
@@ -225,28 +280,76 @@ class FargateService(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
             health_check_grace_period=Duration.seconds(60),
-            enable_execute_command=False,
+            enable_execute_command=service.enable_ecs_exec,
+            **_traffic_shifting(sizing) if gradual else {},
         )
-        # The target group is the service's own, not a child of the listener: the service
+        if service.enable_ecs_exec:
+            self._enable_exec_sessions(environment)
+
+        # The target groups are the service's own, not children of the listener: the service
         # then depends on the listener alone (no DependsOn that repeats its own Ref).
-        self.target_group = elbv2.ApplicationTargetGroup(
+        self.target_group = self._target_group("TargetGroup", service, network)
+        self.target_groups = [self.target_group]
+        if gradual:
+            # A release's new tasks register here while the old ones keep the first group;
+            # ECS moves the weights of the production rule between the two.
+            alternate = self._target_group("AlternateTargetGroup", service, network)
+            self.target_groups.append(alternate)
+            forward = elbv2.ListenerAction.weighted_forward(
+                [
+                    elbv2.WeightedTargetGroup(target_group=self.target_group, weight=100),
+                    elbv2.WeightedTargetGroup(target_group=alternate, weight=0),
+                ]
+            )
+        else:
+            forward = elbv2.ListenerAction.forward([self.target_group])
+        # Everything reaches the service, except its readiness path.
+        self.production_rule = elbv2.ApplicationListenerRule(
             self,
-            "TargetGroup",
-            vpc=network.vpc,
-            port=service.container_port,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            targets=[self.service],
-            deregistration_delay=Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                path=service.health_check_path,
-                interval=Duration.seconds(20),
-                # The sample health check opens fresh connections to PostgreSQL and Redis.
-                timeout=Duration.seconds(10),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
+            "ProductionRule",
+            listener=listener,
+            priority=PRODUCTION_RULE_PRIORITY,
+            conditions=[elbv2.ListenerCondition.path_patterns(["/*"])],
+            action=forward,
         )
-        listener.add_target_groups("Service", target_groups=[self.target_group])
+        # Readiness checks PostgreSQL and Redis: for the team's tools, never for the world
+        # (it would tell anyone which dependency is down, and invite load on both).
+        elbv2.ApplicationListenerRule(
+            self,
+            "ReadinessNotPublic",
+            listener=listener,
+            priority=READINESS_BLOCK_PRIORITY,
+            conditions=[
+                elbv2.ListenerCondition.path_patterns(
+                    [service.readiness_path, f"{service.readiness_path}/*"]
+                )
+            ],
+            action=NOT_FOUND,
+        )
+        if gradual:
+            # Written as the service's property, not through CDK's AlternateTarget: CDK's
+            # attachment also orders the service after the production rule, which the rule's
+            # reference below implies already (cfn-lint W3005). The load balancer's security
+            # group reaches the tasks through the network stack's rule.
+            cfn_service = self.service.node.default_child
+            assert isinstance(cfn_service, ecs.CfnService)
+            cfn_service.add_property_override(
+                "LoadBalancers",
+                [
+                    {
+                        "ContainerName": CONTAINER_NAME,
+                        "ContainerPort": service.container_port,
+                        "TargetGroupArn": self.target_group.target_group_arn,
+                        "AdvancedConfiguration": {
+                            "AlternateTargetGroupArn": alternate.target_group_arn,
+                            "ProductionListenerRule": self.production_rule.listener_rule_arn,
+                            "RoleArn": self._deployment_role(listener, alternate).role_arn,
+                        },
+                    }
+                ],
+            )
+        else:
+            self.service.attach_to_application_target_group(self.target_group)
 
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.task_min_count, max_capacity=sizing.task_max_count
@@ -257,6 +360,154 @@ class FargateService(Construct):
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
         )
+
+    def _enable_exec_sessions(self, environment: EnvironmentConfig) -> None:
+        """ECS Exec sessions encrypted with their own key and logged to their own group. The
+        cluster's setting is written here, not through CDK's property, so that the task role
+        gets exactly the documented permissions: CDK adds the Session Manager channels, this
+        adds the session key and the one log group."""
+        stack = Stack.of(self)
+        self.exec_key = kms.Key(
+            self,
+            "ExecSessionKey",
+            description=f"{stack.stack_name}: ECS Exec sessions",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.exec_log_group = retained_log_group(
+            self, "ExecLogs", retention=environment.log_retention
+        )
+        cluster = self.cluster.node.default_child
+        assert isinstance(cluster, ecs.CfnCluster)
+        cluster.configuration = ecs.CfnCluster.ClusterConfigurationProperty(
+            execute_command_configuration=ecs.CfnCluster.ExecuteCommandConfigurationProperty(
+                kms_key_id=self.exec_key.key_arn,
+                logging="OVERRIDE",
+                log_configuration=ecs.CfnCluster.ExecuteCommandLogConfigurationProperty(
+                    cloud_watch_log_group_name=self.exec_log_group.log_group_name,
+                    cloud_watch_encryption_enabled=True,
+                ),
+            )
+        )
+        self.task_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecryptExecSessions",
+                actions=["kms:Decrypt"],
+                resources=[self.exec_key.key_arn],
+            )
+        )
+        self.task_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FindTheSessionLogGroup",
+                actions=["logs:DescribeLogGroups"],
+                resources=["*"],
+            )
+        )
+        self.task_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteSessionLogs",
+                actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                resources=[self.exec_log_group.log_group_arn],
+            )
+        )
+        acknowledge(self.task_role.node.find_child("DefaultPolicy"), ECS_EXEC_CHANNELS)
+
+    def _readable_secret(
+        self, construct_id: str, secret: secretsmanager.ISecret
+    ) -> secretsmanager.ISecret:
+        """A secret of the datastore stack, without its key: a grant through the key would
+        write this stack's roles into the key's policy over there (a cycle between the two
+        stacks). The execution role gets kms:Decrypt on the key in its own policy instead."""
+        return secretsmanager.Secret.from_secret_complete_arn(self, construct_id, secret.secret_arn)
+
+    def _target_group(
+        self, construct_id: str, service: ServiceConfig, network: Network
+    ) -> elbv2.ApplicationTargetGroup:
+        return elbv2.ApplicationTargetGroup(
+            self,
+            construct_id,
+            vpc=network.vpc,
+            port=service.container_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=Duration.seconds(30),
+            # Liveness: answers while the process serves HTTP, without touching PostgreSQL
+            # or Redis, so an outage of either never takes every task out at once.
+            health_check=elbv2.HealthCheck(
+                path=service.health_check_path,
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+
+    def _deployment_role(
+        self, listener: elbv2.ApplicationListener, alternate: elbv2.ApplicationTargetGroup
+    ) -> iam.Role:
+        """What ECS needs to shift a release's traffic: this listener, its production rule
+        and the two target groups (AmazonECSInfrastructureRolePolicyForLoadBalancers, cut
+        down to this service's resources)."""
+        role = iam.Role(
+            self,
+            "DeploymentRole",
+            assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
+            description="ECS shifts a release's traffic between the two target groups",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeLoadBalancing",
+                actions=[
+                    "elasticloadbalancing:DescribeListeners",
+                    "elasticloadbalancing:DescribeRules",
+                    "elasticloadbalancing:DescribeTargetGroups",
+                    "elasticloadbalancing:DescribeTargetHealth",
+                ],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RegisterTasksInTheTwoTargetGroups",
+                actions=[
+                    "elasticloadbalancing:RegisterTargets",
+                    "elasticloadbalancing:DeregisterTargets",
+                ],
+                resources=[self.target_group.target_group_arn, alternate.target_group_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ShiftTrafficOnTheProductionRule",
+                actions=["elasticloadbalancing:ModifyRule", "elasticloadbalancing:ModifyListener"],
+                resources=[self.production_rule.listener_rule_arn, listener.listener_arn],
+            )
+        )
+        policy = role.node.find_child("DefaultPolicy")
+        acknowledge(policy, TRAFFIC_SHIFT_DESCRIBES)
+        # ECS checks the role's permissions when the service is created or updated.
+        self.service.node.add_dependency(policy)
+        return role
+
+
+def _traffic_shifting(sizing: Sizing) -> dict[str, object]:
+    """The FargateService properties of a canary or linear release (sizing.py)."""
+    assert sizing.deployment_step_percent is not None
+    assert sizing.deployment_step_bake_minutes is not None
+    assert sizing.deployment_bake_minutes is not None
+    shift = ecs.TrafficShiftConfig(
+        step_percent=sizing.deployment_step_percent,
+        step_bake_time=Duration.minutes(sizing.deployment_step_bake_minutes),
+    )
+    canary = sizing.deployment_strategy == "canary"
+    return {
+        "deployment_strategy": (
+            ecs.DeploymentStrategy.CANARY if canary else ecs.DeploymentStrategy.LINEAR
+        ),
+        "canary_configuration" if canary else "linear_configuration": shift,
+        # The old tasks stay this long after all traffic moved: a rollback is instant.
+        "bake_time": Duration.minutes(sizing.deployment_bake_minutes),
+    }
 
 
 class ComputeStack(Stack):
@@ -300,23 +551,39 @@ class ComputeStack(Stack):
             cache=cache,
             listener=self.load_balancer.listener,
         )
-        RollTasksOnSecretChange(
+        rollout = RollTasksOnSecretChange(
             self,
             "RollOnSecretChange",
             service=self.service.service,
-            secrets=[database.secret, cache.auth_token],
+            # What the tasks read: the application's database user, not the master user.
+            secrets=[database.app_secret, cache.auth_token],
             log_retention=environment.log_retention,
         )
         alarms = ServiceAlarms(
             self,
             "Alarms",
+            service_config=service,
+            environment=environment,
             load_balancer=self.load_balancer.alb,
-            target_group=self.service.target_group,
+            target_groups=self.service.target_groups,
             service=self.service.service,
-            database=database.instance,
+            app_log_group=self.service.log_group,
+            database=database,
+            cache=cache,
+            secret_rollout=rollout.state_machine,
         )
+        # ECS watches these during every release and rolls it back when one fires.
+        self.service.service.enable_deployment_alarms(
+            alarms.deployment_alarm_names, behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM
+        )
+        for alarm in alarms.deployment_alarms:
+            self.service.service.node.add_dependency(alarm)
         CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn)
         # What the runbook's commands need (README: "Runbook").
         CfnOutput(self, "ClusterName", value=self.service.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service.service_name)
+        CfnOutput(self, "LogGroupName", value=self.service.log_group.log_group_name)
         CfnOutput(self, "LoadBalancerDnsName", value=self.load_balancer.alb.load_balancer_dns_name)
+        if service.enable_ecs_exec:
+            CfnOutput(self, "ExecSessionKeyArn", value=self.service.exec_key.key_arn)
+            CfnOutput(self, "ExecLogGroupName", value=self.service.exec_log_group.log_group_name)

@@ -89,6 +89,12 @@ class ServiceConfig:
     health_check_path: str
     github: GithubConfig
     environments: tuple[EnvironmentConfig, ...]
+    # Subscribed to every environment's alarm topic; None for no email subscription.
+    alarm_email: str | None = None
+    # ECS Exec: operators may open a shell in a running task (README: "Runbook").
+    enable_ecs_exec: bool = False
+    # The sample service's readiness path: never reachable through the load balancer.
+    readiness_path: str = "/ready"
     container_port: int = 8080
     # Non-default ports: one less thing an automated scan of the VPC can guess.
     database_port: int = 5433
@@ -105,6 +111,11 @@ class ServiceConfig:
             f"arn:aws:cloudformation:{environment.region}:{environment.account}:stack/"
             f"{self.stack_prefix}-{environment.pascal_name}-*/*"
         )
+
+    def metric_namespace(self, environment: EnvironmentConfig) -> str:
+        """'orders-api/prod': the CloudWatch namespace of the service's own metrics (log
+        metric filters), apart per environment even when environments share an account."""
+        return f"{self.name}/{environment.name}"
 
     def resource_name(self, environment: EnvironmentConfig, suffix: str = "") -> str:
         """'orders-api-prod[-suffix]': for the few physical names other systems must know."""

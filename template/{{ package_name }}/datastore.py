@@ -1,19 +1,28 @@
 """Phase 4a, data and persistence: RDS PostgreSQL and ElastiCache Redis.
 
 Both live in isolated subnets behind their own security groups, encrypted at rest and in
-transit, with credentials generated into Secrets Manager and never written anywhere else.
+transit, with credentials generated into Secrets Manager (encrypted with the stack's own
+key) and never written anywhere else. The application logs in to PostgreSQL as its own user,
+never as the master user, whose secret serves only the rotations.
 """
 
 import jsii
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .acknowledgements import REDIS_AUTH_TOKEN_ROTATION, SINGLE_AZ_DATABASE, SINGLE_NODE_CACHE
+from .acknowledgements import (
+    ENHANCED_MONITORING_ROLE,
+    REDIS_AUTH_TOKEN_ROTATION,
+    SINGLE_AZ_DATABASE,
+    SINGLE_NODE_CACHE,
+)
 from .config import EnvironmentConfig, ServiceConfig
+from .database_user import DatabaseUser
 from .log_groups import retained_log_group
 from .network import Network
 from .policy import acknowledge
@@ -21,6 +30,22 @@ from .policy import acknowledge
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 REDIS_ENGINE_VERSION = "7.1"
 DATABASE_LOG_TYPES = ("postgresql", "upgrade")
+# The application's PostgreSQL user; multi-user rotation alternates it with "<user>_clone".
+APPLICATION_USER = "app"
+ROTATION_INTERVAL = Duration.days(30)
+
+
+def secrets_key(scope: Construct) -> kms.Key:
+    """The stack's key for its secrets and the database's Performance Insights data."""
+    stack = Stack.of(scope)
+    return kms.Key(
+        scope,
+        "SecretsKey",
+        description=f"{stack.stack_name}: secrets and database performance data",
+        enable_key_rotation=True,
+        # A secret deleted with its stack can be restored for a while: keep its key.
+        removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    )
 
 
 @jsii.implements(ec2.IConnectable)
@@ -36,7 +61,10 @@ class _DatabaseTarget:
 
 
 class Database(Construct):
-    """PostgreSQL in the isolated subnets, its master credentials rotated every 30 days."""
+    """PostgreSQL in the isolated subnets, with enhanced monitoring and Performance Insights.
+    The master credentials and the application user's are generated, encrypted with
+    ``key`` and rotated every 30 days: the master's by itself, the application's by the
+    multi-user rotation, which uses the master's."""
 
     def __init__(
         self,
@@ -48,9 +76,11 @@ class Database(Construct):
         instance_identifier: str,
         database_name: str,
         port: int,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         sizing = environment.sizing
+        self.secrets_key = key
         # RDS writes its logs to these groups; creating them first gives them a retention.
         # That needs the group names up front, hence the fixed instance identifier.
         log_groups = [
@@ -73,7 +103,7 @@ class Database(Construct):
             security_groups=[network.database_security_group],
             port=port,
             database_name=database_name,
-            credentials=rds.Credentials.from_generated_secret("service_admin"),
+            credentials=rds.Credentials.from_generated_secret("service_admin", encryption_key=key),
             multi_az=sizing.database_multi_az,
             allocated_storage=sizing.database_allocated_storage_gib,
             max_allocated_storage=sizing.database_max_allocated_storage_gib,
@@ -84,28 +114,67 @@ class Database(Construct):
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             cloudwatch_logs_exports=list(DATABASE_LOG_TYPES),
+            # OS metrics every minute (RDS writes them to the account's RDSOSMetrics group).
+            monitoring_interval=Duration.seconds(60),
+            enable_performance_insights=True,
+            performance_insight_encryption_key=key,
+            performance_insight_retention=rds.PerformanceInsightRetention.DEFAULT,
             # Every environment: deleting a database takes two deliberate steps.
             deletion_protection=True,
             removal_policy=RemovalPolicy.SNAPSHOT,
         )
         for log_group in log_groups:
             self.instance.node.add_dependency(log_group)
+        monitoring_role = self.instance.node.find_child("MonitoringRole")
+        acknowledge(monitoring_role, ENHANCED_MONITORING_ROLE)
 
         assert self.instance.secret is not None  # generated above
+        # The master user: only the rotations (and the user's creation) log in with it.
         self.secret = self.instance.secret
-        # SecretRotation rather than instance.add_rotation_single_user(): the rotation's
+        # The application's user, with the instance's host, port and engine attached.
+        self.app_secret = rds.DatabaseSecret(
+            self,
+            "AppSecret",
+            username=APPLICATION_USER,
+            master_secret=self.secret,
+            encryption_key=key,
+        ).attach(self.instance)
+        user = DatabaseUser(
+            self,
+            "AppUser",
+            network=network,
+            instance=self.instance,
+            master_secret=self.secret,
+            user_secret=self.app_secret,
+            database_name=database_name,
+            log_retention=environment.log_retention,
+        )
+        # SecretRotation rather than instance.add_rotation_*(): the rotation's
         # security-group rule must use the network stack's literal port (see Network).
+        rotation = {
+            "target": _DatabaseTarget(network.database_connections),
+            "vpc": network.vpc,
+            "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            "security_group": network.rotation_security_group,
+            "automatically_after": ROTATION_INTERVAL,
+        }
         secretsmanager.SecretRotation(
             self,
             "Rotation",
             application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
             secret=self.secret,
-            target=_DatabaseTarget(network.database_connections),
-            vpc=network.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_group=network.rotation_security_group,
-            automatically_after=Duration.days(30),
+            **rotation,
         )
+        secretsmanager.SecretRotation(
+            self,
+            "AppRotation",
+            application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_MULTI_USER,
+            secret=self.app_secret,
+            master_secret=self.secret,
+            **rotation,
+        )
+        # The first rotation starts when its schedule is created: the user must exist.
+        self.app_secret.node.find_child("RotationSchedule").node.add_dependency(user.resource)
 
 
 class Cache(Construct):
@@ -119,13 +188,16 @@ class Cache(Construct):
         network: Network,
         environment: EnvironmentConfig,
         port: int,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         sizing = environment.sizing
+        self.secrets_key = key
         self.auth_token = secretsmanager.Secret(
             self,
             "AuthToken",
             description="Redis AUTH token",
+            encryption_key=key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64,
                 # Redis AUTH tokens refuse most punctuation.
@@ -198,6 +270,7 @@ class DatastoreStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.secrets_key = secrets_key(self)
         self.database = Database(
             self,
             "Database",
@@ -206,13 +279,20 @@ class DatastoreStack(Stack):
             instance_identifier=service.resource_name(environment),
             database_name=service.database_name,
             port=service.database_port,
+            key=self.secrets_key,
         )
         self.cache = Cache(
-            self, "Cache", network=network, environment=environment, port=service.cache_port
+            self,
+            "Cache",
+            network=network,
+            environment=environment,
+            port=service.cache_port,
+            key=self.secrets_key,
         )
         if not environment.sizing.database_multi_az:
             acknowledge(self.database.instance, SINGLE_AZ_DATABASE)
         # What the runbook's commands need (README: "Runbook").
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
+        CfnOutput(self, "DatabaseAppSecretArn", value=self.database.app_secret.secret_arn)
         CfnOutput(self, "CacheAuthTokenSecretArn", value=self.cache.auth_token.secret_arn)
         CfnOutput(self, "CacheReplicationGroupId", value=self.cache.replication_group.ref)
