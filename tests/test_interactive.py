@@ -131,6 +131,8 @@ def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Pat
     term.answer("How production's subnets are numbered", ENTER)  # fixed
     term.answer("What keeps dependencies and this template current", ENTER)  # renovate
     term.answer("pull-request job", "y")
+    term.answer("on-call email address", ENTER)  # none
+    term.answer("shell in running tasks (ECS Exec)", "n")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     answers = _answers(tmp_path / "orders-api")
@@ -164,6 +166,11 @@ def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path
     term.answer("How production's subnets are numbered", ENTER)  # fixed
     term.answer("What keeps dependencies and this template current", ENTER)  # renovate
     term.answer("pull-request job", "n")
+    term.answer("on-call email address", "oncall@" + ENTER)
+    line = term.wait_for_line("Validation error for question 'alarm_email'")
+    assert "a name@domain address, or empty" in line
+    term.child.send("example.com" + ENTER)
+    term.answer("shell in running tasks (ECS Exec)", "y")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     answers = _answers(tmp_path / "orders-api")
@@ -179,6 +186,7 @@ def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path
     )
     assert answers["import_github_oidc_provider"] is True
     assert answers["enable_pr_diff"] is False
+    assert (answers["alarm_email"], answers["enable_ecs_exec"]) == ("oncall@example.com", True)
 
 
 def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: Path) -> None:
@@ -196,6 +204,8 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: P
     term.answer("How production's subnets are numbered", ENTER)  # fixed
     term.answer("What keeps dependencies and this template current", ENTER)  # renovate
     term.answer("pull-request job", "y")
+    term.answer("on-call email address", ENTER)  # none
+    term.answer("shell in running tasks (ECS Exec)", "n")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "numeric id" not in term.transcript
     project = tmp_path / "orders-api"
