@@ -154,6 +154,16 @@ GIT_IDENTITY = {
 # update that crosses the 1.0.0 migration (the previous release ran Jinja extensions).
 COPIER = ["uvx", "copier"]
 LEGACY_COPIER = ["uvx", "--with", "copier-template-extensions", "copier"]
+# CHANGELOG 1.0.0's command for services of the previous release.
+LEGACY_UPDATE = [
+    *LEGACY_COPIER,
+    "update",
+    "--trust",
+    "--skip-answered",
+    "--defaults",
+    "--vcs-ref",
+    "1.0.0",
+]
 CONFLICT = re.compile(
     r"^<<<<<<< before updating$.*?^>>>>>>> after updating$\n?", re.MULTILINE | re.DOTALL
 )

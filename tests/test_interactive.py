@@ -106,6 +106,17 @@ def _common_start(term: Terminal, *, sizing_keys: str = ENTER) -> None:
     term.answer("GitHub repository (owner/name)", "acme/orders-api" + ENTER)
 
 
+def _default_options(term: Terminal) -> None:
+    """The last questions, each answered with its default (the PR diff: yes)."""
+    term.answer("liveness path", ENTER)
+    term.answer("Qualifier of this service's CDK bootstrap", ENTER)
+    term.answer("How production's subnets are numbered", ENTER)  # fixed
+    term.answer("What keeps dependencies and this template current", ENTER)  # renovate
+    term.answer("pull-request job", "y")
+    term.answer("on-call email address", ENTER)  # none
+    term.answer("shell in running tasks (ECS Exec)", "n")
+
+
 def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Path) -> None:
     term = terminal()
     term.answer("Service name", "Orders_API" + ENTER)
@@ -126,13 +137,7 @@ def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Pat
     term.answer("Environments, deployed in the order", ENTER)
     term.answer("public domain of production", ENTER)
     term.answer("one GitHub OIDC provider per account", "n")
-    term.answer("liveness path", ENTER)
-    term.answer("Qualifier of this service's CDK bootstrap", ENTER)
-    term.answer("How production's subnets are numbered", ENTER)  # fixed
-    term.answer("What keeps dependencies and this template current", ENTER)  # renovate
-    term.answer("pull-request job", "y")
-    term.answer("on-call email address", ENTER)  # none
-    term.answer("shell in running tasks (ECS Exec)", "n")
+    _default_options(term)
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     answers = _answers(tmp_path / "orders-api")
@@ -199,13 +204,7 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: P
     term.answer("account id of dev", "123456789012" + ENTER)
     term.answer("public domain of production", ENTER)
     term.answer("one GitHub OIDC provider per account", "n")
-    term.answer("liveness path", ENTER)
-    term.answer("Qualifier of this service's CDK bootstrap", ENTER)
-    term.answer("How production's subnets are numbered", ENTER)  # fixed
-    term.answer("What keeps dependencies and this template current", ENTER)  # renovate
-    term.answer("pull-request job", "y")
-    term.answer("on-call email address", ENTER)  # none
-    term.answer("shell in running tasks (ECS Exec)", "n")
+    _default_options(term)
     assert term.finish() == 0, term.transcript[-2000:]
     assert "numeric id" not in term.transcript
     project = tmp_path / "orders-api"

@@ -24,6 +24,7 @@ from .conftest import (
     BASE_ANSWERS,
     LEGACY_ANSWERS,
     LEGACY_COPIER,
+    LEGACY_UPDATE,
     commit,
     data_arguments,
     render,
@@ -133,18 +134,7 @@ def test_updating_from_the_previous_release_replaces_nothing(
     run(["uv", "sync", "--quiet"], project)
     before = synthesize(project)
     commit(project, "locked")
-    run(
-        [
-            *LEGACY_COPIER,
-            "update",
-            "--trust",
-            "--skip-answered",
-            "--defaults",
-            "--vcs-ref",
-            "1.0.0",
-        ],
-        project,
-    )
+    run(LEGACY_UPDATE, project)
     run(["uv", "sync", "--quiet", "--locked"], project)
     after = synthesize(project)
     assert set(before) <= set(after)

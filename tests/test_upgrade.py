@@ -21,6 +21,7 @@ from .conftest import (
     GENERATED,
     LEGACY_ANSWERS,
     LEGACY_COPIER,
+    LEGACY_UPDATE,
     TEMPLATE,
     commit,
     data_arguments,
@@ -106,13 +107,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     # The update CHANGELOG 1.0.0 gives services of the previous release, re-answering sizing.
     run(
         [
-            *LEGACY_COPIER,
-            "update",
-            "--trust",
-            "--skip-answered",
-            "--defaults",
-            "--vcs-ref",
-            "1.0.0",
+            *LEGACY_UPDATE,
             "--data",
             "sizing=medium",
         ],
