@@ -19,7 +19,8 @@ def test_example_service_renders_and_passes_its_checks_as_written(tmp_path: Path
     clone = tmp_path / "clone"
     run(["git", "clone", "--quiet", str(TEMPLATE), str(clone)], tmp_path)
     render, check = _bash_blocks("Render an example service")
-    run(["bash", "-euo", "pipefail", "-c", render], clone)
+    # From a folder other than the root: the command finds the clone itself.
+    run(["bash", "-euo", "pipefail", "-c", render], clone / "docs")
     example = clone / "example" / "orders-api"
     result = run(["bash", "-euo", "pipefail", "-c", check], example, timeout=900)
     assert "Successfully synthesized" in result.stdout + result.stderr
