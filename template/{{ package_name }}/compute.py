@@ -47,11 +47,11 @@ SERVICE_SOURCE = Path(__file__).resolve().parent.parent / "service"
 ACCESS_LOG_EXPIRY = Duration.days(365)
 CPU_TARGET_PERCENT = 60
 CONTAINER_NAME = "App"
-# What the listener answers when no rule matches, and for the readiness path.
+# What the load balancer answers for the readiness path.
 NOT_FOUND = elbv2.ListenerAction.fixed_response(
     404, content_type="application/json", message_body='{"error": "not found"}'
 )
-# Listener rule priorities: the readiness block before the rule that forwards everything.
+# Listener rule priorities: the readiness block before the canary's production rule.
 READINESS_BLOCK_PRIORITY = 10
 PRODUCTION_RULE_PRIORITY = 100
 # Where ECS Exec's agent writes inside a container whose root file system is read-only.
@@ -104,14 +104,9 @@ class LoadBalancer(Construct):
         )
         self.alb.log_access_logs(self.access_logs, prefix="alb")
 
-        # Rules decide what reaches the service (FargateService); anything else is a 404.
         if domain is None:
             self.listener = self.alb.add_listener(
-                "Http",
-                port=80,
-                protocol=elbv2.ApplicationProtocol.HTTP,
-                open=False,
-                default_action=NOT_FOUND,
+                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
             )
             return
 
@@ -134,7 +129,6 @@ class LoadBalancer(Construct):
             certificates=[certificate],
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
             open=False,
-            default_action=NOT_FOUND,
         )
         self.alb.add_redirect(source_port=80, target_port=443, open=False)
         route53.ARecord(
@@ -290,30 +284,10 @@ class FargateService(Construct):
         # then depends on the listener alone (no DependsOn that repeats its own Ref).
         self.target_group = self._target_group("TargetGroup", service, network)
         self.target_groups = [self.target_group]
-        if gradual:
-            # A release's new tasks register here while the old ones keep the first group;
-            # ECS moves the weights of the production rule between the two.
-            alternate = self._target_group("AlternateTargetGroup", service, network)
-            self.target_groups.append(alternate)
-            forward = elbv2.ListenerAction.weighted_forward(
-                [
-                    elbv2.WeightedTargetGroup(target_group=self.target_group, weight=100),
-                    elbv2.WeightedTargetGroup(target_group=alternate, weight=0),
-                ]
-            )
-        else:
-            forward = elbv2.ListenerAction.forward([self.target_group])
-        # Everything reaches the service, except its readiness path.
-        self.production_rule = elbv2.ApplicationListenerRule(
-            self,
-            "ProductionRule",
-            listener=listener,
-            priority=PRODUCTION_RULE_PRIORITY,
-            conditions=[elbv2.ListenerCondition.path_patterns(["/*"])],
-            action=forward,
-        )
-        # Readiness checks PostgreSQL and Redis: for the team's tools, never for the world
-        # (it would tell anyone which dependency is down, and invite load on both).
+        # The listener forwards to the service, except its readiness path: that checks
+        # PostgreSQL and Redis, for the team's tools, never for the world (it would tell
+        # anyone which dependency is down, and invite load on both).
+        listener.add_target_groups("Service", target_groups=[self.target_group])
         elbv2.ApplicationListenerRule(
             self,
             "ReadinessNotPublic",
@@ -326,30 +300,10 @@ class FargateService(Construct):
             ],
             action=NOT_FOUND,
         )
-        if gradual:
-            # Written as the service's property, not through CDK's AlternateTarget: CDK's
-            # attachment also orders the service after the production rule, which the rule's
-            # reference below implies already (cfn-lint W3005). The load balancer's security
-            # group reaches the tasks through the network stack's rule.
-            cfn_service = self.service.node.default_child
-            assert isinstance(cfn_service, ecs.CfnService)
-            cfn_service.add_property_override(
-                "LoadBalancers",
-                [
-                    {
-                        "ContainerName": CONTAINER_NAME,
-                        "ContainerPort": service.container_port,
-                        "TargetGroupArn": self.target_group.target_group_arn,
-                        "AdvancedConfiguration": {
-                            "AlternateTargetGroupArn": alternate.target_group_arn,
-                            "ProductionListenerRule": self.production_rule.listener_rule_arn,
-                            "RoleArn": self._deployment_role(listener, alternate).role_arn,
-                        },
-                    }
-                ],
-            )
-        else:
+        if not gradual:
             self.service.attach_to_application_target_group(self.target_group)
+        else:
+            self._shift_traffic(service, network, listener)
 
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizing.task_min_count, max_capacity=sizing.task_max_count
@@ -359,6 +313,49 @@ class FargateService(Construct):
             target_utilization_percent=CPU_TARGET_PERCENT,
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
+        )
+
+    def _shift_traffic(
+        self, service: ServiceConfig, network: Network, listener: elbv2.ApplicationListener
+    ) -> None:
+        """A second target group and the production rule whose weights ECS moves between the
+        two: a release's new tasks register in whichever group holds none of the traffic.
+        The rule matches every path, so the listener's own action is never reached."""
+        alternate = self._target_group("AlternateTargetGroup", service, network)
+        self.target_groups.append(alternate)
+        self.production_rule = elbv2.ApplicationListenerRule(
+            self,
+            "ProductionRule",
+            listener=listener,
+            priority=PRODUCTION_RULE_PRIORITY,
+            conditions=[elbv2.ListenerCondition.path_patterns(["/*"])],
+            action=elbv2.ListenerAction.weighted_forward(
+                [
+                    elbv2.WeightedTargetGroup(target_group=self.target_group, weight=100),
+                    elbv2.WeightedTargetGroup(target_group=alternate, weight=0),
+                ]
+            ),
+        )
+        # Written as the service's property, not through CDK's AlternateTarget: CDK's
+        # attachment also orders the service after the production rule, which the rule's
+        # reference below implies already (cfn-lint W3005). The load balancer's security
+        # group reaches the tasks through the network stack's rule.
+        cfn_service = self.service.node.default_child
+        assert isinstance(cfn_service, ecs.CfnService)
+        cfn_service.add_property_override(
+            "LoadBalancers",
+            [
+                {
+                    "ContainerName": CONTAINER_NAME,
+                    "ContainerPort": service.container_port,
+                    "TargetGroupArn": self.target_group.target_group_arn,
+                    "AdvancedConfiguration": {
+                        "AlternateTargetGroupArn": alternate.target_group_arn,
+                        "ProductionListenerRule": self.production_rule.listener_rule_arn,
+                        "RoleArn": self._deployment_role(listener, alternate).role_arn,
+                    },
+                }
+            ],
         )
 
     def _enable_exec_sessions(self, environment: EnvironmentConfig) -> None:
