@@ -271,8 +271,9 @@ def quote_literal(value: str) -> str:
 
 def user_statements(*, username: str, password: str, database: str, exists: bool) -> list[str]:
     """The statements that leave `username` able to log in with `password` and to work in
-    `database` (connect, temporary tables, its own objects in schema public). Nothing more:
-    no superuser, no role membership, no other database."""
+    `database`: connect, temporary tables, its own objects in schema public, and the rows of
+    the tables already there (a service whose tasks used the master user created those).
+    Nothing more: no superuser, no role membership, no other database."""
     role = quote_identifier(username)
     verifier = quote_literal(scram_verifier(password))
     verb = "ALTER" if exists else "CREATE"
@@ -280,6 +281,8 @@ def user_statements(*, username: str, password: str, database: str, exists: bool
         f"{verb} ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {verifier}",
         f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_identifier(database)} TO {role}",
         f"GRANT USAGE, CREATE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
     ]
 
 
