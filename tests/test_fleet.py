@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,34 +25,12 @@ from copier import run_copy
 
 from fleet.template import location_key, version_of
 
-from .conftest import BASE_ANSWERS, TEMPLATE, run
+from .conftest import BASE_ANSWERS, TEMPLATE, commit, run
 
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.com",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.com",
-}
 SERVICES = ("orders-api", "payments-api", "billing-api")
 # The README line that release 1.1.0 changes and billing-api's team changes as well.
 README_LINE = "The AWS infrastructure and delivery pipeline of"
 RELEASE_NOTE = "Released with template 1.1.0."
-
-
-@pytest.fixture(scope="module", autouse=True)
-def git_identity() -> Iterator[None]:
-    """Commits by the tests and by `fleet update` need an author, whatever the machine has."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in GIT_IDENTITY.items():
-            patch.setenv(name, value)
-        yield
-
-
-def commit_all(repository: Path, message: str, tag: str | None = None) -> None:
-    run(["git", "add", "--all"], repository)
-    run(["git", "commit", "--quiet", "--no-verify", "-m", message], repository)
-    if tag:
-        run(["git", "tag", tag], repository)
 
 
 def git_output(repository: Path, *arguments: str) -> str:
@@ -85,7 +62,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     template = tmp_path_factory.mktemp("releases") / "cdk-service-template"
     copy_tracked_files(TEMPLATE, template)
     run(["git", "init", "--quiet", "--initial-branch=main"], template)
-    commit_all(template, "release 1.0.0", tag="1.0.0")
+    commit(template, "release 1.0.0", tag="1.0.0")
     readme = template / "template" / "README.md.jinja"
     replace_line(
         readme,
@@ -95,7 +72,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     readme.write_text(readme.read_text() + f"\n{RELEASE_NOTE}\n")
     replace_line(template / "template" / ".gitignore", "# Python", "# Python tooling")
-    commit_all(template, "release 1.1.0", tag="1.1.0")
+    commit(template, "release 1.1.0", tag="1.1.0")
     return template
 
 
@@ -113,7 +90,7 @@ def render(template: Path, destination: Path, service_name: str) -> Path:
         quiet=True,
     )
     run(["git", "init", "--quiet", "--initial-branch=main"], destination)
-    commit_all(destination, f"render {service_name} from 1.0.0")
+    commit(destination, f"render {service_name} from 1.0.0")
     return destination
 
 
@@ -126,13 +103,13 @@ def services(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     (payments / "NOTES.md").write_text("The payments team's own notes.\n")
     server = payments / "service" / "app" / "server.py"  # the team grows its service here
     server.write_text(server.read_text() + "\n# The payments team's own handler.\n")
-    commit_all(payments, "team work: notes of its own, a handler in the managed server")
+    commit(payments, "team work: notes of its own, a handler in the managed server")
     replace_line(
         rendered["billing-api"] / "README.md",
         README_LINE,
         "The AWS infrastructure (billing team: see docs/oncall.md) and delivery pipeline of",
     )
-    commit_all(rendered["billing-api"], "team edit of the managed README")
+    commit(rendered["billing-api"], "team edit of the managed README")
     return rendered
 
 
@@ -331,7 +308,7 @@ def test_a_failed_update_restores_the_original_branch_exactly(
     repository = working_copy(services["orders-api"], tmp_path / "orders-api")
     answers_file = repository / ".copier-answers.yml"
     answers_file.write_text(answers_file.read_text().replace("_commit: 1.0.0", "_commit: 0.9.0"))
-    commit_all(repository, "answers from before 1.0.0")
+    commit(repository, "answers from before 1.0.0")
     before = Snapshot.of(repository)
 
     result = fleet("update", "--template", str(template), str(repository))

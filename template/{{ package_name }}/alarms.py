@@ -104,16 +104,8 @@ class ServiceAlarms(Construct):
             ),
             self._alarm(
                 "DeploymentUnhealthyTargets",
-                _per_target_group(
-                    target_groups,
-                    lambda group, i: {
-                        f"unhealthy{i}": group.metrics.unhealthy_host_count(
-                            period=ONE_MINUTE, statistic="Maximum"
-                        )
-                    },
-                    lambda i: f"FILL(unhealthy{i}, 0)",
-                    label="unhealthy targets of the worst target group",
-                    period=ONE_MINUTE,
+                _unhealthy_targets(
+                    target_groups, ONE_MINUTE, "unhealthy targets of the worst target group"
                 ),
                 1,
                 periods=2,
@@ -155,17 +147,7 @@ class ServiceAlarms(Construct):
         )
         self._alarm(
             "UnhealthyTasks",
-            _per_target_group(
-                target_groups,
-                lambda group, i: {
-                    f"unhealthy{i}": group.metrics.unhealthy_host_count(
-                        period=FIVE_MINUTES, statistic="Maximum"
-                    )
-                },
-                lambda i: f"FILL(unhealthy{i}, 0)",
-                label="unhealthy targets",
-                period=FIVE_MINUTES,
-            ),
+            _unhealthy_targets(target_groups, FIVE_MINUTES, "unhealthy targets"),
             1,
             periods=2,
             description="At least one task failed its health check for 10 minutes.",
@@ -418,6 +400,21 @@ def _per_target_group(
     expression = values[0] if len(values) == 1 else f"MAX([{', '.join(values)}])"
     return cloudwatch.MathExpression(
         expression=expression, using_metrics=using, label=label, period=period
+    )
+
+
+def _unhealthy_targets(
+    target_groups: list[elbv2.ApplicationTargetGroup], period: Duration, label: str
+) -> cloudwatch.MathExpression:
+    """The most unhealthy targets in any target group over the period."""
+    return _per_target_group(
+        target_groups,
+        lambda group, i: {
+            f"unhealthy{i}": group.metrics.unhealthy_host_count(period=period, statistic="Maximum")
+        },
+        lambda i: f"FILL(unhealthy{i}, 0)",
+        label=label,
+        period=period,
     )
 
 
