@@ -3,9 +3,6 @@
 1.0.0 is the first release that copier updates without --trust; services rendered before it
 (from untagged commits) cross this migration once, with --trust (see CHANGELOG.md).
 
-- Their repositories present GitHub's legacy OIDC subject: the answers file says so, so the
-  trust policies keep the format they had (the question's default says the same for updates
-  that skip answered questions).
 - Lock files, which teams made by hand before, now come with the template, current with its
   manifests: the team's own are removed first so the release's arrive whole.
 - Files this release moves are moved first, so the team's edits merge into the new place (or
@@ -19,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from migration import add_answer_if_missing, move_team_files, remove_team_files
+from migration import move_team_files, remove_team_files
 
 # old path -> new path, for managed files this release moves: the sample service became an
 # ASGI app whose dependency checks live in health.py.
@@ -34,7 +31,6 @@ SHIPPED_LOCK_FILES = ["uv.lock", "service/uv.lock", "package-lock.json"]
 
 def main(template: Path, version_from: str) -> None:
     project = Path.cwd()
-    add_answer_if_missing(project, "github_legacy_subject", True)
     remove_team_files(project, SHIPPED_LOCK_FILES)
     move_team_files(project, MOVED_FILES, template=template, version=version_from)
 

@@ -9,19 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ANSWERS_FILE = ".copier-answers.yml"
-
-
-def add_answer_if_missing(project: Path, question: str, value: bool | str) -> None:
-    """Record an answer the project was rendered without (one line of YAML, appended), so an
-    update keeps what the old release did instead of asking."""
-    answers = project / ANSWERS_FILE
-    lines = answers.read_text().splitlines()
-    if any(line.startswith(f"{question}:") for line in lines):
-        return
-    rendered = ("true" if value else "false") if isinstance(value, bool) else repr(value)
-    answers.write_text("\n".join([*lines, f"{question}: {rendered}"]) + "\n")
-
 
 def released_content(template: Path, version: str, path: str) -> bytes | None:
     """A plain (non-Jinja) file as the given template release rendered it, if it had it."""
