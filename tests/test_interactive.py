@@ -21,7 +21,7 @@ import yaml
 from .conftest import TEMPLATE
 
 COLUMNS, ROWS = 80, 50
-ENTER, DOWN, SPACE, BACKSPACE = "\r", "\x1b[B", " ", "\x7f"
+ENTER, UP, DOWN, SPACE, BACKSPACE = "\r", "\x1b[A", "\x1b[B", " ", "\x7f"
 
 
 class Terminal:
@@ -31,12 +31,8 @@ class Terminal:
         self.screen = pyte.Screen(COLUMNS, ROWS)
         self._stream = pyte.Stream(self.screen)
         self.transcript = ""
-        environment = {
-            **os.environ,
-            "TERM": "xterm-256color",
-            # prompt_toolkit asks the terminal where its cursor is; pyte does not answer.
-            "PROMPT_TOOLKIT_NO_CPR": "1",
-        }
+        environment = {**os.environ, "TERM": "xterm-256color"}
+        environment.pop("PROMPT_TOOLKIT_NO_CPR", None)
         self.child = pexpect.spawn(
             command[0],
             command[1:],
@@ -47,6 +43,10 @@ class Terminal:
             dimensions=(ROWS, COLUMNS),
         )
         self.child.logfile_read = self
+        # prompt_toolkit asks where the cursor is (CPR) and, like a real terminal, the screen
+        # answers. Without an answer it never learns the terminal's height and hides its bottom
+        # toolbar, where a multi-select question shows its validation message.
+        self.screen.write_process_input = self.child.send
 
     # pexpect's logfile protocol: everything the program prints reaches the screen.
     def write(self, text: str) -> None:
@@ -198,8 +198,14 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: P
     term = terminal()
     _common_start(term)
     term.answer("name-only", "y")
-    # No id is asked: the next prompt is the environments. dev joins prod.
-    term.answer("Environments, deployed in the order", SPACE + ENTER)
+    # No id is asked: the next prompt is the environments. Without prod, Enter is refused
+    # with the rule under the choices; prod is selected again, and dev joins it.
+    term.answer("Environments, deployed in the order", DOWN + DOWN + SPACE + ENTER)
+    line = term.wait_for_line("prod is required (got")
+    assert (
+        line.strip() == "Validation error for question 'environments': prod is required (got none)"
+    )
+    term.child.send(SPACE + UP + UP + SPACE + ENTER)
     term.answer("May dev or staging use production's AWS account?", "y")
     term.answer("account id of dev", "123456789012" + ENTER)
     term.answer("public domain of production", ENTER)
