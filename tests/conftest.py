@@ -70,7 +70,7 @@ def synced(project: Path) -> Path:
     return project
 
 
-def _copied(copie_session: Any, **answers: Any) -> Path:
+def copied(copie_session: Any, **answers: Any) -> Path:
     """Render with pytest-copie once per session; the project must render cleanly."""
     result = copie_session.copy(extra_answers={**BASE_ANSWERS, **answers})
     assert result.exit_code == 0, result.exception
@@ -79,12 +79,12 @@ def _copied(copie_session: Any, **answers: Any) -> Path:
 
 @pytest.fixture(scope="session")
 def default_project(copie_session: Any) -> Path:
-    return _copied(copie_session)
+    return copied(copie_session)
 
 
 @pytest.fixture(scope="session")
 def large_project(copie_session: Any) -> Path:
-    return _copied(
+    return copied(
         copie_session,
         sizing="large",
         environments=["dev", "staging", "prod"],
@@ -105,7 +105,7 @@ def medium_project(copie_session: Any) -> Path:
     """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff,
     a repository that still presents GitHub's legacy (name-only) OIDC subject, and Dependabot
     with the weekly template-update check instead of Renovate."""
-    return _copied(
+    return copied(
         copie_session,
         sizing="medium",
         aws_region="us-east-1",

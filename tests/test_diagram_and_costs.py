@@ -8,10 +8,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import TEMPLATE, extension
+from .conftest import TEMPLATE, copied, extension
 
 MONEY = r"\$([\d,]+\.\d{2})"
 # A cost table row: | label | what is counted | $amount |
@@ -95,11 +96,20 @@ def test_every_region_has_prices_for_every_preset() -> None:
 
 
 def test_price_table_states_its_source_and_date() -> None:
+    # Protects: a reader can tell where every kind of price comes from, and how old it is.
     prices = extension("prices")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", prices.PRICES_CHECKED)
-    assert "AWS" in prices.PRICE_SOURCE
-    text = (TEMPLATE / "extensions" / "prices.jinja").read_text()
-    assert "Source:" in text and "Checked:" in text
+    assert re.search(r"data of \d{4}-\d{2} to \d{4}-\d{2}", prices.PRICE_SOURCE)
+    header = (TEMPLATE / "extensions" / "prices.jinja").read_text().split("-#}")[0]
+    for kind in (
+        "RDS for PostgreSQL instances:",
+        "ElastiCache nodes:",
+        "Fargate, load balancer hours and LCUs, RDS gp3 storage:",
+        "CloudWatch Logs ingestion:",
+        "NAT gateways:",
+    ):
+        source = header.split(kind)[1].split("\n    - ")[0]
+        assert re.search(r"\d{4}", source), f"{kind} names no date"
 
 
 def test_counted_resources_match_the_synthesized_app(default_project: Path, tmp_path: Path):
@@ -282,15 +292,28 @@ def test_database_line_doubles_with_multi_az(
     assert tables["prod"]["PostgreSQL storage"] == pytest.approx(copies * storage, abs=0.01)
 
 
-def test_estimated_prices_are_marked(default_project: Path, medium_project: Path) -> None:
-    # ap-northeast-1 lacks some confirmed prices: those lines carry † and the note names the
-    # reference region; us-east-1 is the reference region, so nothing there is marked.
-    tokyo = section(readme(default_project), "Monthly cost estimate")
-    assert "| PostgreSQL instance † |" in tokyo and "| Fargate tasks |" in tokyo
-    assert "| NAT gateways |" in tokyo
-    note = "† A price on this line is not confirmed for `ap-northeast-1`: the estimate uses"
-    assert f"{note}\nus-east-1's." in tokyo
-    virginia = section(readme(medium_project), "Monthly cost estimate")
-    assert "†" not in virginia
-    for text in (tokyo, virginia):
-        assert "checked on 2" in text and "AWS public pricing pages" in text
+def test_unconfirmed_prices_are_marked(
+    copie_session: Any, default_project: Path, medium_project: Path
+) -> None:
+    # Protects: a line priced with the reference region's price says so, and only such a line.
+    # ap-northeast-3 has its own NAT gateway, db.t4g.small and CloudWatch Logs prices, but no
+    # confirmed load balancer, Fargate, gp3 storage or cache.t4g.micro price.
+    osaka = section(
+        readme(copied(copie_session, aws_region="ap-northeast-3")), "Monthly cost estimate"
+    )
+    marked = re.findall(r"^\| ([^|]+?) † \|", osaka, re.MULTILINE)
+    assert marked == [
+        "Application Load Balancer",
+        "Fargate tasks",
+        "PostgreSQL storage",
+        "Redis nodes",
+    ]
+    assert "| PostgreSQL instance |" in osaka and "| CloudWatch Logs |" in osaka
+    note = "† No price for `ap-northeast-3` was found for this line: the estimate uses us-east-1's."
+    assert note in osaka
+    assert "check that it is offered there before deploying" in osaka
+    # Tokyo (the default) and us-east-1 (the reference region) have every price confirmed.
+    for project in (default_project, medium_project):
+        text = section(readme(project), "Monthly cost estimate")
+        assert "†" not in text
+        assert "checked on 2" in text and "AWS's on-demand price lists" in text
