@@ -127,6 +127,27 @@ def test_ci_runs_every_check_without_aws(project: Path) -> None:
     assert deploy["jobs"]["checks"]["uses"] == "$/.github/workflows/ci.yml"
 
 
+def test_each_environment_deploys_its_stacks_in_order_and_rereads_outputs(project: Path) -> None:
+    # Protects: the stacks deploy one at a time, Network first; and --force makes every stack
+    # update, so its Fn::GetStackOutput references re-read the outputs they depend on (the CLI
+    # would otherwise skip a stack whose template did not change, leaving them stale).
+    deploy = _load(project / ".github" / "workflows" / "deploy.yml")
+    jobs = {name: job for name, job in deploy["jobs"].items() if name.startswith("deploy-")}
+    assert jobs
+    for name, job in jobs.items():
+        (command,) = [step["run"] for step in job["steps"] if "cdk deploy" in step.get("run", "")]
+        words = command.split()
+        assert {"--app", "cdk.out", "--exclusively", "--force"} <= set(words)
+        assert words[words.index("--concurrency") + 1] == "1"
+        stacks = [word for word in words if re.fullmatch(r"[A-Za-z0-9]+-[A-Za-z]+-[A-Za-z]+", word)]
+        environment = name.removeprefix("deploy-").capitalize()
+        assert [stack.split("-", 1)[1] for stack in stacks] == [
+            f"{environment}-Network",
+            f"{environment}-Datastore",
+            f"{environment}-Compute",
+        ]
+
+
 def test_images_are_scanned_before_they_ship(project: Path) -> None:
     # The pull request's image, and the image the deploy promotes: a critical finding with a
     # released fix fails the job. No scanner cache: nothing a pull request writes feeds a deploy.

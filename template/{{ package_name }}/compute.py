@@ -266,7 +266,10 @@ class FargateService(Construct):
             "Service",
             cluster=self.cluster,
             task_definition=self.task_definition,
-            desired_count=sizing.task_min_count,
+            # No desired count: CloudFormation would set it again on every update of the service
+            # (each release), scaling a service under load back to its minimum. Without one,
+            # ECS starts a new service with one task, keeps the current count on updates, and
+            # the scalable target raises it to the sizing's minimum when it registers.
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             security_groups=[network.service_security_group],
             assign_public_ip=False,

@@ -173,8 +173,11 @@ class Database(Construct):
             master_secret=self.secret,
             **rotation,
         )
-        # The first rotation starts when its schedule is created: the user must exist.
-        self.app_secret.node.find_child("RotationSchedule").node.add_dependency(user.resource)
+        # A first rotation starts when its schedule is created. The user must exist before the
+        # application's, and the master password must not change while the custom resource
+        # logs in with it to create the user.
+        for secret in (self.secret, self.app_secret):
+            secret.node.find_child("RotationSchedule").node.add_dependency(user.resource)
 
 
 class Cache(Construct):

@@ -67,6 +67,20 @@ ROLE_ACTIONS = (
 SERVERLESS_TRANSFORM = "Serverless-2016-10-31"
 
 
+# CloudFormation names a role it names itself '<stack>-<logical id>-<12 random>' and, past IAM's
+# 64 characters, keeps only the first 25 characters of the stack's name. AWS does not document
+# the rule; real names follow it (KensioSoftware/yulin#1113, three names it reproduces).
+GENERATED_NAME_STACK_PART = 25
+
+
+def role_name_prefix(service: ServiceConfig, environment: EnvironmentConfig) -> str:
+    """What every role of the environment's stacks is named with, even when CloudFormation cut
+    the stack's name. Past 25 characters ('<Prefix>-<Env>-' of a service name near the
+    longest), the prefix loses the environment's name: environments sharing an account then
+    share this one statement (the denials below still hold)."""
+    return f"{service.stack_prefix}-{environment.pascal_name}-"[:GENERATED_NAME_STACK_PART]
+
+
 def policy_name(service: ServiceConfig, environment: EnvironmentConfig) -> str:
     return service.resource_name(environment, "cdk-execution")
 
@@ -90,7 +104,7 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                 "Sid": "RolesOfThePipelinesStacks",
                 "Effect": "Allow",
                 "Action": list(ROLE_ACTIONS),
-                "Resource": f"{iam}:role/{own_prefix}*",
+                "Resource": f"{iam}:role/{role_name_prefix(service, environment)}*",
             },
             {
                 "Sid": "ServiceLinkedRoles",
