@@ -240,6 +240,8 @@ class FargateService(Construct):
                 "REDIS_HOST": cache.replication_group.attr_primary_end_point_address,
                 "REDIS_PORT": cache.replication_group.attr_primary_end_point_port,
                 "REDIS_TLS": "true",
+                # One server process per vCPU: one Python process serves on one core only.
+                "WEB_CONCURRENCY": str(max(1, sizing.task_cpu // 1024)),
             },
             # Read by the ECS agent at task start; never in the task definition itself. The
             # application's own database user: the master user's secret is not the task's.

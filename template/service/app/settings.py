@@ -12,6 +12,8 @@ _FALSE = frozenset({"false", "0", "no"})
 # libpq's sslmode values. RDS accepts TLS by default; verify-full also needs the RDS CA
 # bundle (point PGSSLROOTCERT at it), so the default only requires encryption.
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# Fargate's largest task has 16 vCPU; more processes than cores only adds connections.
+MAX_WORKERS = 16
 
 
 class SettingsError(ValueError):
@@ -39,6 +41,9 @@ class Settings:
     # None: verify the Redis certificate against the system CAs (right for ElastiCache).
     redis_ca_file: str | None
     dependency_check_interval_seconds: float
+    # Server processes: one per vCPU of the task (WEB_CONCURRENCY, uvicorn's own variable).
+    # One Python process serves on one core, so a task of 2 vCPU needs 2 to use them.
+    workers: int = 1
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -98,6 +103,16 @@ class Settings:
                 errors.append(f"{name} must be a number of seconds above 0, got {raw!r}")
             return value
 
+        def workers(name: str, default: str) -> int:
+            raw = optional(name, default)
+            try:
+                value = int(raw)
+            except ValueError:
+                value = 0
+            if not 1 <= value <= MAX_WORKERS:
+                errors.append(f"{name} must be an integer from 1 to {MAX_WORKERS}, got {raw!r}")
+            return value
+
         health_check_path = path("HEALTH_CHECK_PATH", "/health")
         readiness_path = path("READINESS_PATH", "/ready")
         if health_check_path == readiness_path:
@@ -130,6 +145,7 @@ class Settings:
             redis_tls=boolean("REDIS_TLS", "true"),
             redis_ca_file=redis_ca_file,
             dependency_check_interval_seconds=seconds("DEPENDENCY_CHECK_INTERVAL_SECONDS", "30"),
+            workers=workers("WEB_CONCURRENCY", "1"),
         )
         if errors:
             raise SettingsError("invalid configuration: " + "; ".join(errors))

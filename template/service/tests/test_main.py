@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,43 @@ def test_exits_with_clear_error_when_config_is_missing(service_dir: Path) -> Non
     record = json.loads(proc.stdout.strip().splitlines()[-1])
     assert record["event"] == "startup_failed"
     assert "DB_HOST is required" in record["reason"]
+
+
+def test_one_server_process_per_vcpu_each_stopping_gracefully(service_dir: Path) -> None:
+    # WEB_CONCURRENCY=2 (a task of 2 vCPU): two server processes share the port, each with its
+    # own lifespan; SIGTERM stops both gracefully, and the supervisor exits with 0.
+    env = BASE_ENV | UNREACHABLE | {"DB_PORT": str(free_port()), "REDIS_PORT": str(free_port())}
+    with ServiceProcess(service_dir, env | {"WEB_CONCURRENCY": "2"}) as service:
+        service.wait_until_serving("/health")
+        wait_for(lambda: len(service.records("started")) == 2, timeout=15, what="two started")
+        assert service.get("/health").json() == {"status": "ok"}
+        exit_status = service.stop()
+
+    assert exit_status == 0, service.output()
+    assert len(service.records("stopped")) == 2
+    assert service.stderr_lines == []  # the supervisor's lines are JSON too
+    assert SECRET_PASSWORD not in service.output()
+
+
+def test_supervisor_exits_3_when_it_cannot_take_the_port(service_dir: Path) -> None:
+    # A port already taken: nothing serves, and the process exits 3 (as ECS then shows),
+    # instead of starting server processes that cannot listen.
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "app"],
+            cwd=service_dir,
+            env={
+                **os.environ,
+                **BASE_ENV,
+                **UNREACHABLE,
+                "PORT": str(port),
+                "WEB_CONCURRENCY": "2",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 3, proc.stdout + proc.stderr

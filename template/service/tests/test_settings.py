@@ -166,3 +166,15 @@ def test_settings_are_frozen(base_env: dict[str, str]) -> None:
     settings = Settings.from_env(base_env)
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_one_server_process_unless_told(base_env: dict[str, str]) -> None:
+    assert Settings.from_env(base_env).workers == 1
+    assert Settings.from_env(base_env | {"WEB_CONCURRENCY": "2"}).workers == 2
+
+
+@pytest.mark.parametrize("raw", ["0", "17", "two", "1.5"])
+def test_server_processes_are_a_small_positive_integer(base_env: dict[str, str], raw: str) -> None:
+    base_env["WEB_CONCURRENCY"] = raw
+    with pytest.raises(SettingsError, match="WEB_CONCURRENCY must be an integer from 1 to 16"):
+        Settings.from_env(base_env)
