@@ -144,6 +144,13 @@ def load_module(relative_path: str) -> Any:
 
 # The last commit of the template before its first release: what services out there run.
 PREVIOUS_RELEASE = "002b5a6"
+# The latest release as it shipped (its tag and commit): services rendered from it update to
+# this tree with copier alone. Move both to each release just tagged.
+LATEST_RELEASE = "1.0.0"
+LATEST_RELEASE_COMMIT = "96a2050"
+# This tree, as the release after it.
+_MAJOR, _MINOR = LATEST_RELEASE.split(".")[:2]
+NEXT_RELEASE = f"{_MAJOR}.{int(_MINOR) + 1}.0"
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Tests",
     "GIT_AUTHOR_EMAIL": "tests@example.com",
@@ -227,6 +234,19 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     title = next(line for line in text.splitlines() if line.startswith("# "))
     readme.write_text(text.replace(title, f"{title} (service)", 1))
     commit(template, "release 1.0.1: the README's title names the repository a service", "1.0.1")
+    return template
+
+
+@pytest.fixture(scope="session")
+def shipped_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The latest release as it shipped, and this tree as the next one."""
+    template = tmp_path_factory.mktemp("shipped") / "cdk-service-template"
+    template.mkdir()
+    run(["git", "init", "--quiet", "--initial-branch=main"], template)
+    _replace_tree(template, _tree_at(LATEST_RELEASE_COMMIT))
+    commit(template, f"release {LATEST_RELEASE}", tag=LATEST_RELEASE)
+    _replace_tree(template, _working_tree())
+    commit(template, f"release {NEXT_RELEASE}", tag=NEXT_RELEASE)
     return template
 
 

@@ -6,6 +6,8 @@ resource schemas cfn-lint ships list those properties per type). The tests synth
 service deploys before and after an update and compare every stateful resource:
 - a service of the previous release (small, and medium), then the same service updated to this
   release through the real CLI, with the same answers;
+- a service of the latest release as it shipped (small, and large with three environments),
+  updated to this tree with copier alone, as Renovate and `fleet` do;
 - this release's small sizing, then medium, then large (a changed `sizing` answer). Going down
   removes the third zone's subnets, and is documented as a move that needs a plan.
 """
@@ -22,9 +24,13 @@ from cfnlint.data import schemas
 
 from .conftest import (
     BASE_ANSWERS,
+    CONFLICT,
+    COPIER,
+    LATEST_RELEASE,
     LEGACY_ANSWERS,
     LEGACY_COPIER,
     LEGACY_UPDATE,
+    NEXT_RELEASE,
     commit,
     data_arguments,
     render,
@@ -138,4 +144,37 @@ def test_updating_from_the_previous_release_replaces_nothing(
     run(["uv", "sync", "--quiet", "--locked"], project)
     after = synthesize(project)
     assert set(before) <= set(after)
+    assert replacements(before, after, answers["aws_region"]) == []
+
+
+@pytest.mark.parametrize("sizing", ["small", "large"])
+def test_updating_from_the_latest_release_replaces_nothing(
+    shipped_releases: Path, tmp_path: Path, sizing: str
+) -> None:
+    # Protects: a service of the latest release takes this tree with copier alone (no --trust:
+    # no migration lies between them), with no conflict in an unedited repository, and its
+    # deployed stacks keep every stateful resource.
+    project = tmp_path / "orders-api"
+    answers = {**BASE_ANSWERS, "sizing": sizing}
+    if sizing == "large":
+        answers |= {
+            "environments": '["dev", "staging", "prod"]',
+            "dev_account_id": "210987654321",
+            "staging_account_id": "210987654322",
+        }
+    render(COPIER, shipped_releases, project, "--vcs-ref", LATEST_RELEASE, *data_arguments(answers))
+    run(["uv", "sync", "--quiet", "--locked"], project)
+    before = synthesize(project)
+    environments = 3 if sizing == "large" else 1
+    assert len([stack for stack in before if stack.endswith("Datastore")]) == environments
+    run([*COPIER, "update", "--skip-answered", "--defaults"], project)
+    assert f"_commit: {NEXT_RELEASE}" in (project / ".copier-answers.yml").read_text()
+    changed = run(["git", "diff", "--name-only"], project).stdout.split()
+    assert changed, "the update changed nothing"
+    conflicted = [name for name in changed if CONFLICT.search((project / name).read_text())]
+    assert conflicted == []
+    assert not list(project.rglob("*.rej"))
+    run(["uv", "sync", "--quiet", "--locked"], project)
+    after = synthesize(project)
+    assert set(before) == set(after)
     assert replacements(before, after, answers["aws_region"]) == []
