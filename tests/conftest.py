@@ -219,16 +219,25 @@ def _working_tree() -> dict[str, bytes]:
     return {name: (TEMPLATE / name).read_bytes() for name in listed if (TEMPLATE / name).is_file()}
 
 
+def _release_repository(directory: Path, *releases: tuple[str, dict[str, bytes]]) -> Path:
+    """A throwaway template repository: one commit per (tag, tree), in order, each tagged."""
+    template = directory / "cdk-service-template"
+    template.mkdir()
+    run(["git", "init", "--quiet", "--initial-branch=main"], template)
+    for tag, tree in releases:
+        _replace_tree(template, tree)
+        commit(template, f"release {tag}", tag=tag)
+    return template
+
+
 @pytest.fixture(scope="session")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """0.1.0 (the previous release), 1.0.0 (this tree) and 1.0.1 (one README line changed)."""
-    template = tmp_path_factory.mktemp("releases") / "cdk-service-template"
-    template.mkdir()
-    run(["git", "init", "--quiet", "--initial-branch=main"], template)
-    _replace_tree(template, _tree_at(PREVIOUS_RELEASE))
-    commit(template, "the previous release", tag="0.1.0")
-    _replace_tree(template, _working_tree())
-    commit(template, "release 1.0.0", tag="1.0.0")
+    template = _release_repository(
+        tmp_path_factory.mktemp("releases"),
+        ("0.1.0", _tree_at(PREVIOUS_RELEASE)),
+        ("1.0.0", _working_tree()),
+    )
     readme = template / "template" / "README.md.jinja"
     text = readme.read_text()
     title = next(line for line in text.splitlines() if line.startswith("# "))
@@ -240,14 +249,11 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def shipped_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The latest release as it shipped, and this tree as the next one."""
-    template = tmp_path_factory.mktemp("shipped") / "cdk-service-template"
-    template.mkdir()
-    run(["git", "init", "--quiet", "--initial-branch=main"], template)
-    _replace_tree(template, _tree_at(LATEST_RELEASE_COMMIT))
-    commit(template, f"release {LATEST_RELEASE}", tag=LATEST_RELEASE)
-    _replace_tree(template, _working_tree())
-    commit(template, f"release {NEXT_RELEASE}", tag=NEXT_RELEASE)
-    return template
+    return _release_repository(
+        tmp_path_factory.mktemp("shipped"),
+        (LATEST_RELEASE, _tree_at(LATEST_RELEASE_COMMIT)),
+        (NEXT_RELEASE, _working_tree()),
+    )
 
 
 def render(copier: list[str], template: Path, project: Path, *arguments: str) -> None:

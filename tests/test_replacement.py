@@ -102,6 +102,12 @@ def synthesize(project: Path, sizing: str | None = None) -> dict[str, dict[str, 
     return json.loads(result.stdout)
 
 
+def synced_templates(project: Path, *, locked: bool = True) -> dict[str, dict[str, Any]]:
+    """`uv sync` a rendered project (as its lock file says), then synthesize it."""
+    run(["uv", "sync", "--quiet", *(["--locked"] if locked else [])], project)
+    return synthesize(project)
+
+
 def test_the_check_sees_a_replacement() -> None:
     # Protects: the comparison itself; a subnet moved to another range is a replacement.
     subnet = {"Type": "AWS::EC2::Subnet", "Properties": {"CidrBlock": "10.0.48.0/24"}}
@@ -137,12 +143,10 @@ def test_updating_from_the_previous_release_replaces_nothing(
     render(
         LEGACY_COPIER, releases, project, "--trust", "--vcs-ref", "0.1.0", *data_arguments(answers)
     )
-    run(["uv", "sync", "--quiet"], project)
-    before = synthesize(project)
+    before = synced_templates(project, locked=False)  # the previous release locked nothing
     commit(project, "locked")
     run(LEGACY_UPDATE, project)
-    run(["uv", "sync", "--quiet", "--locked"], project)
-    after = synthesize(project)
+    after = synced_templates(project)
     assert set(before) <= set(after)
     assert replacements(before, after, answers["aws_region"]) == []
 
@@ -163,8 +167,7 @@ def test_updating_from_the_latest_release_replaces_nothing(
             "staging_account_id": "210987654322",
         }
     render(COPIER, shipped_releases, project, "--vcs-ref", LATEST_RELEASE, *data_arguments(answers))
-    run(["uv", "sync", "--quiet", "--locked"], project)
-    before = synthesize(project)
+    before = synced_templates(project)
     environments = 3 if sizing == "large" else 1
     assert len([stack for stack in before if stack.endswith("Datastore")]) == environments
     run([*COPIER, "update", "--skip-answered", "--defaults"], project)
@@ -174,7 +177,6 @@ def test_updating_from_the_latest_release_replaces_nothing(
     conflicted = [name for name in changed if CONFLICT.search((project / name).read_text())]
     assert conflicted == []
     assert not list(project.rglob("*.rej"))
-    run(["uv", "sync", "--quiet", "--locked"], project)
-    after = synthesize(project)
+    after = synced_templates(project)
     assert set(before) == set(after)
     assert replacements(before, after, answers["aws_region"]) == []
