@@ -146,8 +146,8 @@ def load_module(relative_path: str) -> Any:
 PREVIOUS_RELEASE = "002b5a6"
 # The latest release as it shipped (its tag and commit): services rendered from it update to
 # this tree with copier alone. Move both to each release just tagged.
-LATEST_RELEASE = "1.0.0"
-LATEST_RELEASE_COMMIT = "96a2050"
+LATEST_RELEASE = "1.1.0"
+LATEST_RELEASE_COMMIT = "ce5119c"
 # This tree, as the release after it.
 _MAJOR, _MINOR = LATEST_RELEASE.split(".")[:2]
 NEXT_RELEASE = f"{_MAJOR}.{int(_MINOR) + 1}.0"
