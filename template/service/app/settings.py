@@ -68,16 +68,19 @@ class Settings:
             value = env.get(name, "").strip()
             return value or default
 
-        def port(name: str, default: str) -> int:
+        def integer(name: str, default: str, low: int, high: int) -> int:
             raw = optional(name, default)
             try:
                 value = int(raw)
             except ValueError:
-                value = -1
-            # 0 means "any free port"; only useful for tests, harmless elsewhere.
-            if not 0 <= value <= 65535:
-                errors.append(f"{name} must be an integer between 0 and 65535, got {raw!r}")
+                value = low - 1
+            if not low <= value <= high:
+                errors.append(f"{name} must be an integer from {low} to {high}, got {raw!r}")
             return value
+
+        def port(name: str, default: str) -> int:
+            # 0 means "any free port"; only useful for tests, harmless elsewhere.
+            return integer(name, default, 0, 65535)
 
         def boolean(name: str, default: str) -> bool:
             raw = optional(name, default).lower()
@@ -101,16 +104,6 @@ class Settings:
                 value = math.nan
             if not (math.isfinite(value) and value > 0):
                 errors.append(f"{name} must be a number of seconds above 0, got {raw!r}")
-            return value
-
-        def workers(name: str, default: str) -> int:
-            raw = optional(name, default)
-            try:
-                value = int(raw)
-            except ValueError:
-                value = 0
-            if not 1 <= value <= MAX_WORKERS:
-                errors.append(f"{name} must be an integer from 1 to {MAX_WORKERS}, got {raw!r}")
             return value
 
         health_check_path = path("HEALTH_CHECK_PATH", "/health")
@@ -145,7 +138,7 @@ class Settings:
             redis_tls=boolean("REDIS_TLS", "true"),
             redis_ca_file=redis_ca_file,
             dependency_check_interval_seconds=seconds("DEPENDENCY_CHECK_INTERVAL_SECONDS", "30"),
-            workers=workers("WEB_CONCURRENCY", "1"),
+            workers=integer("WEB_CONCURRENCY", "1", 1, MAX_WORKERS),
         )
         if errors:
             raise SettingsError("invalid configuration: " + "; ".join(errors))
