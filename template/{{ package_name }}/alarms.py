@@ -39,6 +39,8 @@ DEPENDENCY_CHECK_FAILED = '{ $.event = "dependency_check_failed" }'
 DEPENDENCIES = ("postgres", "redis")
 # Its checks run every 30 seconds: three failures in five minutes are a minute and a half.
 DEPENDENCY_FAILURES = 3
+# The migration container's line when a revision fails (service/README.md, "Schema migrations").
+MIGRATION_FAILED = '{ $.event = "migration_failed" }'
 
 
 class ServiceAlarms(Construct):
@@ -188,6 +190,7 @@ class ServiceAlarms(Construct):
             description="The tasks ran above 90% CPU for 15 minutes (at the autoscaling ceiling?).",
         )
         self._dependency_alarms(service_config, environment, app_log_group)
+        self._migration_alarm(service_config, environment, app_log_group)
 
         # PostgreSQL.
         instance = database.instance
@@ -380,6 +383,39 @@ class ServiceAlarms(Construct):
                     "in 5 minutes (their own background checks)."
                 ),
             )
+
+    def _migration_alarm(
+        self,
+        service_config: ServiceConfig,
+        environment: EnvironmentConfig,
+        app_log_group: logs.ILogGroup,
+    ) -> None:
+        """A schema migration that failed: the release stops and rolls back by itself, and
+        this says why, before anyone reads the deploy job's log."""
+        namespace = service_config.metric_namespace(environment)
+        logs.MetricFilter(
+            self,
+            "MigrationFailedFilter",
+            log_group=app_log_group,
+            filter_pattern=logs.FilterPattern.literal(MIGRATION_FAILED),
+            metric_namespace=namespace,
+            metric_name="MigrationFailed",
+            metric_value="1",
+        )
+        self._alarm(
+            "MigrationFailed",
+            cloudwatch.Metric(
+                namespace=namespace,
+                metric_name="MigrationFailed",
+                period=FIVE_MINUTES,
+                statistic="Sum",
+            ),
+            1,
+            description=(
+                "A schema migration failed and the release is rolling back; the previous "
+                "release keeps serving (README: Runbook, a migration fails)."
+            ),
+        )
 
 
 def _per_target_group(

@@ -1,8 +1,11 @@
 """Phase 4b, the execution platform: ECS Fargate behind an Application Load Balancer.
 
-The service runs in private subnets without public IPs. A release that fails its health
-checks is stopped and rolled back by the circuit breaker; one that raises the deployment
-alarms (5xx rate, unhealthy targets) is rolled back by ECS. Production sized medium or large
+The service runs in private subnets without public IPs. Every task first runs the schema
+migrations of its own image (an init container the application container waits for), so a
+release's schema is in place before its code takes traffic, and a migration that fails stops
+the release. A release that fails its health checks is stopped and rolled back by the circuit
+breaker; one that raises the deployment alarms (5xx rate, unhealthy targets) is rolled back
+by ECS. Production sized medium or large
 gets a release's traffic in steps (canary or linear, ``sizing.py``) through a second target
 group. Secrets reach the container only at run time, from Secrets Manager; every log goes to
 CloudWatch Logs with a retention.
@@ -33,7 +36,7 @@ from .acknowledgements import (
 )
 from .alarms import ServiceAlarms
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
-from .datastore import Cache, Database
+from .datastore import APPLICATION_USER, Cache, Database
 from .firewall import WebFirewall
 from .log_groups import retained_log_group
 from .network import Network
@@ -47,6 +50,9 @@ SERVICE_SOURCE = Path(__file__).resolve().parent.parent / "service"
 ACCESS_LOG_EXPIRY = Duration.days(365)
 CPU_TARGET_PERCENT = 60
 CONTAINER_NAME = "App"
+# The init container that applies the schema migrations before the application starts.
+MIGRATION_CONTAINER_NAME = "Migrate"
+MIGRATION_COMMAND = ["python", "-m", "app.migrate"]
 # What the load balancer answers for the readiness path.
 NOT_FOUND = elbv2.ListenerAction.fixed_response(
     404, content_type="application/json", message_body='{"error": "not found"}'
@@ -221,35 +227,53 @@ class FargateService(Construct):
                 },
             )
         )
+        # One image for both containers: the migrations that run are the ones of the code that
+        # starts (the same digest, built once and promoted).
+        image = ecs.ContainerImage.from_asset(
+            str(SERVICE_SOURCE), platform=ecr_assets.Platform.LINUX_AMD64
+        )
+        database_environment = {
+            "SERVICE_NAME": service.name,
+            "DB_HOST": database.instance.db_instance_endpoint_address,
+            "DB_PORT": database.instance.db_instance_endpoint_port,
+            "DB_NAME": service.database_name,
+        }
+        # Read by the ECS agent at task start; never in the task definition itself. The
+        # application's own database user: the master user's secret is not the task's.
+        database_secrets = {
+            "DB_USERNAME": ecs.Secret.from_secrets_manager(app_secret, "username"),
+            "DB_PASSWORD": ecs.Secret.from_secrets_manager(app_secret, "password"),
+        }
+        migrations = self._migration_container(image, database_environment, database_secrets)
         container = self.task_definition.add_container(
             CONTAINER_NAME,
-            image=ecs.ContainerImage.from_asset(
-                str(SERVICE_SOURCE), platform=ecr_assets.Platform.LINUX_AMD64
-            ),
+            image=image,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="app", log_group=self.log_group),
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=service.container_port)],
             environment={
-                "SERVICE_NAME": service.name,
+                **database_environment,
                 "PORT": str(service.container_port),
                 "HEALTH_CHECK_PATH": service.health_check_path,
                 "READINESS_PATH": service.readiness_path,
-                "DB_HOST": database.instance.db_instance_endpoint_address,
-                "DB_PORT": database.instance.db_instance_endpoint_port,
-                "DB_NAME": service.database_name,
                 "REDIS_HOST": cache.replication_group.attr_primary_end_point_address,
                 "REDIS_PORT": cache.replication_group.attr_primary_end_point_port,
                 "REDIS_TLS": "true",
                 # One server process per vCPU: one Python process serves on one core only.
                 "WEB_CONCURRENCY": str(max(1, sizing.task_cpu // 1024)),
             },
-            # Read by the ECS agent at task start; never in the task definition itself. The
-            # application's own database user: the master user's secret is not the task's.
             secrets={
-                "DB_USERNAME": ecs.Secret.from_secrets_manager(app_secret, "username"),
-                "DB_PASSWORD": ecs.Secret.from_secrets_manager(app_secret, "password"),
+                **database_secrets,
                 "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(auth_token),
             },
+        )
+        # The application starts only after the migrations exited 0. If they fail, the task
+        # stops before it takes traffic, the circuit breaker rolls the release back, and the
+        # running tasks of the previous release keep serving.
+        container.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=migrations, condition=ecs.ContainerDependencyCondition.SUCCESS
+            )
         )
         acknowledge(self.task_definition, PLAIN_TASK_ENVIRONMENT)
         acknowledge(self.execution_role.node.find_child("DefaultPolicy"), ECR_AUTHORIZATION_TOKEN)
@@ -318,6 +342,33 @@ class FargateService(Construct):
             target_utilization_percent=CPU_TARGET_PERCENT,
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
+        )
+
+    def _migration_container(
+        self,
+        image: ecs.ContainerImage,
+        environment: dict[str, str],
+        secrets: dict[str, ecs.Secret],
+    ) -> ecs.ContainerDefinition:
+        """`python -m app.migrate` before the application, in every task: the service's
+        README ("Schema migrations") says how it takes its advisory lock, so that of the tasks
+        a release starts together one migrates and the others find the schema current, and
+        why a database ahead of the code (a rollback) is not an error."""
+        return self.task_definition.add_container(
+            MIGRATION_CONTAINER_NAME,
+            image=image,
+            command=MIGRATION_COMMAND,
+            # Not essential: it exits when done; the application container depends on it.
+            essential=False,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="migrate", log_group=self.log_group),
+            readonly_root_filesystem=True,
+            environment={
+                **environment,
+                # Multi-user rotation logs in as `app` or `app_clone`; every table belongs to
+                # `app` either way (`SET ROLE`), so the next rotation's user can alter it.
+                "DB_SCHEMA_OWNER": APPLICATION_USER,
+            },
+            secrets=secrets,
         )
 
     def _shift_traffic(
