@@ -1,15 +1,20 @@
 """Alarms for what a user of the service would notice first, and for what comes before it:
 errors and latency, tasks that fail or go missing, a database or cache running out of CPU,
-memory, connections or storage, a dependency the tasks cannot reach, and a secret rollout
-that failed. They notify one SNS topic (encrypted, TLS-only), to which the on-call address is
-subscribed when one was given (README: "Alarms").
+memory, connections or storage, a dependency the tasks cannot reach, a schema migration or a
+secret rollout that failed. They notify one SNS topic (encrypted, TLS-only), to which the
+on-call address is subscribed when one was given (README: "Alarms").
 
 Two of them are deployment alarms: ECS watches them during every release and rolls it back
 when one fires. They measure each target group on its own, so a canary that fails on a tenth
-of the traffic still crosses the threshold. Thresholds come from the sizing (``sizing.py``).
+of the traffic still crosses the threshold. Thresholds come from the sizing (``sizing.py``),
+and every description is written from the numbers the alarm uses.
+
+One construct (``AlarmTopic``) holds the topic and every alarm; ``AlarmFactory`` makes one
+alarm that notifies it; one function per watched resource adds that resource's alarms.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -19,13 +24,13 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .config import EnvironmentConfig, ServiceConfig
-from .datastore import Cache, Database
+from .sizing import AlarmThresholds
 
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
@@ -34,6 +39,10 @@ LESS_THAN = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 # A 5xx rate needs this many errors in a minute before it counts: one failed request out of
 # three is not a failed release.
 DEPLOYMENT_MIN_ERRORS = 5
+# 5xx answers in five minutes, from the service or from the load balancer itself.
+ERRORS_IN_FIVE_MINUTES = 10
+# The tasks' CPU at the autoscaling ceiling (autoscaling aims at 60 %).
+SERVICE_CPU_PERCENT = 90
 # The sample service's log contract (service/README.md): one line per failed check.
 DEPENDENCY_CHECK_FAILED = '{ $.event = "dependency_check_failed" }'
 DEPENDENCIES = ("postgres", "redis")
@@ -43,297 +52,75 @@ DEPENDENCY_FAILURES = 3
 MIGRATION_FAILED = '{ $.event = "migration_failed" }'
 
 
-class ServiceAlarms(Construct):
-    """CloudWatch alarms on the load balancer, the service, the database, the cache and the
-    secret rollout, to one topic; ``deployment_alarms`` are for ECS to roll back on."""
+def sustained(periods: int, period: Duration) -> str:
+    """'for 15 minutes': how long a condition must last, in words, from the alarm's own
+    evaluation periods."""
+    minutes = periods * int(period.to_minutes())
+    return f"for {minutes} minute{'s' if minutes != 1 else ''}"
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        service_config: ServiceConfig,
-        environment: EnvironmentConfig,
-        load_balancer: elbv2.ApplicationLoadBalancer,
-        target_groups: list[elbv2.ApplicationTargetGroup],
-        service: ecs.FargateService,
-        app_log_group: logs.ILogGroup,
-        database: Database,
-        cache: Cache,
-        secret_rollout: sfn.StateMachine,
-    ) -> None:
+
+class AlarmTopic(Construct):
+    """The encrypted, TLS-only topic every alarm notifies, and the alarms themselves (the
+    factory makes them as children of this construct)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
         super().__init__(scope, construct_id)
-        thresholds = environment.sizing.alarms
-        self.topic = self._topic()
-        if service_config.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(service_config.alarm_email))
-        self._action = cloudwatch_actions.SnsAction(self.topic)
-
-        # Releases: ECS rolls back when either fires (compute.py enables them by name). Fixed
-        # names: ECS reads the names, and a generated one would make the service depend on
-        # its own alarms' references.
-        deployment = service_config.resource_name(environment, "deployment")
-        self.deployment_alarm_names = [f"{deployment}-5xx-rate", f"{deployment}-unhealthy-targets"]
-        self.deployment_alarms = [
-            self._alarm(
-                "DeploymentTargetErrorRate",
-                _per_target_group(
-                    target_groups,
-                    lambda group, i: {
-                        f"errors{i}": group.metrics.http_code_target(
-                            elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
-                            period=ONE_MINUTE,
-                            statistic="Sum",
-                        ),
-                        f"requests{i}": group.metrics.request_count(
-                            period=ONE_MINUTE, statistic="Sum"
-                        ),
-                    },
-                    lambda i: (
-                        f"IF(FILL(errors{i}, 0) >= {DEPLOYMENT_MIN_ERRORS}, "
-                        f"100 * FILL(errors{i}, 0) / requests{i}, 0)"
-                    ),
-                    label="5xx % of the worst target group",
-                    period=ONE_MINUTE,
-                ),
-                thresholds.service_5xx_percent,
-                periods=2,
-                alarm_name=self.deployment_alarm_names[0],
-                description=(
-                    f"A target group answered {thresholds.service_5xx_percent}% or more of its "
-                    "requests with 5xx for 2 minutes (a release in progress rolls back)."
-                ),
-            ),
-            self._alarm(
-                "DeploymentUnhealthyTargets",
-                _unhealthy_targets(
-                    target_groups, ONE_MINUTE, "unhealthy targets of the worst target group"
-                ),
-                1,
-                periods=2,
-                alarm_name=self.deployment_alarm_names[1],
-                description=(
-                    "A target failed its health checks for 2 minutes (a release in progress "
-                    "rolls back)."
-                ),
-            ),
-        ]
-
-        # The service, as its users see it.
-        metrics = load_balancer.metrics
-        self._alarm(
-            "TargetErrors",
-            metrics.http_code_target(
-                elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
-            ),
-            10,
-            description="The service answered 10 or more requests with 5xx in 5 minutes.",
-        )
-        self._alarm(
-            "LoadBalancerErrors",
-            metrics.http_code_elb(
-                elbv2.HttpCodeElb.ELB_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
-            ),
-            10,
-            description="The load balancer answered 10 or more requests with 5xx in 5 minutes.",
-        )
-        self._alarm(
-            "LatencyP99",
-            metrics.target_response_time(period=FIVE_MINUTES, statistic="p99"),
-            thresholds.service_latency_p99_seconds,
-            periods=3,
-            description=(
-                f"The slowest 1% of requests took {thresholds.service_latency_p99_seconds} s "
-                "or more for 15 minutes."
-            ),
-        )
-        self._alarm(
-            "UnhealthyTasks",
-            _unhealthy_targets(target_groups, FIVE_MINUTES, "unhealthy targets"),
-            1,
-            periods=2,
-            description="At least one task failed its health check for 10 minutes.",
-        )
-        insights = {
-            "ClusterName": service.cluster.cluster_name,
-            "ServiceName": service.service_name,
-        }
-        self._alarm(
-            "TasksBelowDesired",
-            cloudwatch.MathExpression(
-                expression="FILL(desired, 0) - FILL(running, 0)",
-                using_metrics={
-                    name: cloudwatch.Metric(
-                        namespace="ECS/ContainerInsights",
-                        metric_name=metric,
-                        dimensions_map=insights,
-                        period=FIVE_MINUTES,
-                        statistic="Minimum" if name == "running" else "Maximum",
-                    )
-                    for name, metric in (
-                        ("desired", "DesiredTaskCount"),
-                        ("running", "RunningTaskCount"),
-                    )
-                },
-                label="tasks missing",
-                period=FIVE_MINUTES,
-            ),
-            1,
-            periods=2,
-            description="Fewer tasks ran than the service wants, for 10 minutes.",
-        )
-        self._alarm(
-            "ServiceCpu",
-            service.metric_cpu_utilization(period=FIVE_MINUTES),
-            90,
-            periods=3,
-            description="The tasks ran above 90% CPU for 15 minutes (at the autoscaling ceiling?).",
-        )
-        self._dependency_alarms(service_config, environment, app_log_group)
-        self._migration_alarm(service_config, environment, app_log_group)
-
-        # PostgreSQL.
-        instance = database.instance
-        self._alarm(
-            "DatabaseCpu",
-            instance.metric_cpu_utilization(period=FIVE_MINUTES),
-            thresholds.database_cpu_percent,
-            periods=3,
-            description=(
-                f"The database ran above {thresholds.database_cpu_percent}% CPU for 15 minutes."
-            ),
-        )
-        self._alarm(
-            "DatabaseMemory",
-            instance.metric_freeable_memory(period=FIVE_MINUTES, statistic="Minimum"),
-            thresholds.database_free_memory_bytes,
-            periods=3,
-            comparison=LESS_THAN,
-            description="The database had less than a tenth of its memory free for 15 minutes.",
-        )
-        self._alarm(
-            "DatabaseConnections",
-            instance.metric_database_connections(period=FIVE_MINUTES, statistic="Maximum"),
-            thresholds.database_connections,
-            periods=2,
-            description=(
-                f"The database held {thresholds.database_connections} connections or more "
-                "(80% of its maximum) for 10 minutes."
-            ),
-        )
-        self._alarm(
-            "DatabaseStorage",
-            instance.metric_free_storage_space(period=FIVE_MINUTES, statistic="Minimum"),
-            thresholds.database_free_storage_bytes,
-            comparison=LESS_THAN,
-            description="The database has less than a tenth of its first storage free.",
-        )
-
-        # Redis: every node of the replication group, the worst one counts.
-        nodes = [
-            f"{cache.replication_group.ref}-{number:03d}"
-            for number in range(1, 2 + environment.sizing.cache_replicas)
-        ]
-        self._alarm(
-            "CacheCpu",
-            _cache_metric(nodes, "EngineCPUUtilization", "Maximum", "MAX"),
-            thresholds.cache_cpu_percent,
-            periods=3,
-            description=(
-                f"Redis ran above {thresholds.cache_cpu_percent}% engine CPU for 15 minutes."
-            ),
-        )
-        self._alarm(
-            "CacheMemory",
-            _cache_metric(nodes, "DatabaseMemoryUsagePercentage", "Maximum", "MAX"),
-            thresholds.cache_memory_percent,
-            periods=3,
-            description=(
-                f"Redis used more than {thresholds.cache_memory_percent}% of its memory for "
-                "15 minutes."
-            ),
-        )
-        self._alarm(
-            "CacheEvictions",
-            _cache_metric(nodes, "Evictions", "Sum", "SUM"),
-            thresholds.cache_evictions,
-            description="Redis evicted keys to make room (sessions or jobs may be lost).",
-        )
-        if environment.sizing.cache_replicas:
-            self._alarm(
-                "CacheReplicationLag",
-                _cache_metric(nodes, "ReplicationLag", "Maximum", "MAX"),
-                thresholds.cache_replication_lag_seconds,
-                periods=3,
-                description=(
-                    f"A Redis replica lagged {thresholds.cache_replication_lag_seconds} s or "
-                    "more behind the primary for 15 minutes (a failover would lose writes)."
-                ),
-            )
-
-        # The secret rollout: a rotated secret whose tasks did not roll.
-        self._alarm(
-            "SecretRolloutFailed",
-            cloudwatch.MathExpression(
-                expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
-                using_metrics={
-                    "failed": secret_rollout.metric_failed(period=FIVE_MINUTES),
-                    "timedout": secret_rollout.metric_timed_out(period=FIVE_MINUTES),
-                    "aborted": secret_rollout.metric_aborted(period=FIVE_MINUTES),
-                },
-                label="rollouts that did not finish",
-                period=FIVE_MINUTES,
-            ),
-            1,
-            description=(
-                "Rolling the tasks after a secret changed failed: they may hold a credential "
-                "that no longer works (README: Runbook, restart the tasks)."
-            ),
-        )
-
-    def _topic(self) -> sns.Topic:
+        stack = Stack.of(self)
         key = kms.Key(
             self,
             "TopicKey",
-            description=f"{Stack.of(self).stack_name}: alarm notifications",
+            description=f"{stack.stack_name}: alarm notifications",
             enable_key_rotation=True,
         )
         # CloudWatch publishes alarm notifications to the encrypted topic.
         key.grant(
             iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
-        topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
+        self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         # The topic policy replaces SNS's default one: CloudWatch must be let in explicitly,
         # and only for this account's alarms.
-        stack = Stack.of(self)
         alarms_of_this_account = f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-        topic.add_to_resource_policy(
+        self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOfThisAccount",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
-                resources=[topic.topic_arn],
+                resources=[self.topic.topic_arn],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
                     "ArnLike": {"aws:SourceArn": alarms_of_this_account},
                 },
             )
         )
-        return topic
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
-    def _alarm(
+
+class AlarmFactory:
+    """Makes alarms that notify the topic when they fire and when they clear."""
+
+    def __init__(self, topic: AlarmTopic) -> None:
+        self._scope = topic
+        self._action = cloudwatch_actions.SnsAction(topic.topic)
+
+    @property
+    def scope(self) -> Construct:
+        """Where the alarms and their metric filters live."""
+        return self._scope
+
+    def alarm(
         self,
         name: str,
         metric: cloudwatch.IMetric,
-        threshold: float,
         *,
+        threshold: float,
+        description: str,
         periods: int = 1,
         comparison: cloudwatch.ComparisonOperator = GREATER_OR_EQUAL,
-        description: str,
         alarm_name: str | None = None,
     ) -> cloudwatch.Alarm:
         created = cloudwatch.Alarm(
-            self,
+            self._scope,
             name,
             alarm_name=alarm_name,
             metric=metric,
@@ -347,79 +134,353 @@ class ServiceAlarms(Construct):
         created.add_ok_action(self._action)
         return created
 
-    def _dependency_alarms(
-        self,
-        service_config: ServiceConfig,
-        environment: EnvironmentConfig,
-        app_log_group: logs.ILogGroup,
-    ) -> None:
-        """The service's own checks of PostgreSQL and Redis, counted from its log lines.
-        Liveness never fails for them (the load balancer must not drop every task because a
-        dependency is down), so this is where such an outage shows."""
-        namespace = service_config.metric_namespace(environment)
-        logs.MetricFilter(
-            self,
-            "DependencyCheckFailed",
-            log_group=app_log_group,
-            filter_pattern=logs.FilterPattern.literal(DEPENDENCY_CHECK_FAILED),
-            metric_namespace=namespace,
-            metric_name="DependencyCheckFailed",
-            metric_value="1",
-            dimensions={"Dependency": "$.dependency"},
-        )
-        for dependency in DEPENDENCIES:
-            self._alarm(
-                f"DependencyCheckFailed{dependency.capitalize()}",
-                cloudwatch.Metric(
-                    namespace=namespace,
-                    metric_name="DependencyCheckFailed",
-                    dimensions_map={"Dependency": dependency},
-                    period=FIVE_MINUTES,
-                    statistic="Sum",
-                ),
-                DEPENDENCY_FAILURES,
-                description=(
-                    f"The tasks failed to reach {dependency} {DEPENDENCY_FAILURES} times or more "
-                    "in 5 minutes (their own background checks)."
-                ),
-            )
 
-    def _migration_alarm(
-        self,
-        service_config: ServiceConfig,
-        environment: EnvironmentConfig,
-        app_log_group: logs.ILogGroup,
-    ) -> None:
-        """A schema migration that failed: the release stops and rolls back by itself, and
-        this says why, before anyone reads the deploy job's log."""
-        namespace = service_config.metric_namespace(environment)
-        logs.MetricFilter(
-            self,
-            "MigrationFailedFilter",
-            log_group=app_log_group,
-            filter_pattern=logs.FilterPattern.literal(MIGRATION_FAILED),
-            metric_namespace=namespace,
-            metric_name="MigrationFailed",
-            metric_value="1",
-        )
-        self._alarm(
-            "MigrationFailed",
+@dataclass(frozen=True, kw_only=True)
+class DeploymentAlarms:
+    """The alarms ECS watches during a release, and their fixed names (ECS reads names)."""
+
+    names: tuple[str, ...]
+    alarms: tuple[cloudwatch.Alarm, ...]
+
+
+def deployment_alarms(
+    factory: AlarmFactory,
+    *,
+    name_prefix: str,
+    target_groups: Sequence[elbv2.ApplicationTargetGroup],
+    error_percent: int,
+) -> DeploymentAlarms:
+    """What rolls a release back: a target group's 5xx rate, or its unhealthy targets. Fixed
+    names: a generated one would make the service depend on its own alarms' references."""
+    names = (f"{name_prefix}-5xx-rate", f"{name_prefix}-unhealthy-targets")
+    periods = 2
+    error_rate = factory.alarm(
+        "DeploymentTargetErrorRate",
+        _per_target_group(
+            target_groups,
+            lambda group, i: {
+                f"errors{i}": group.metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=ONE_MINUTE, statistic="Sum"
+                ),
+                f"requests{i}": group.metrics.request_count(period=ONE_MINUTE, statistic="Sum"),
+            },
+            lambda i: (
+                f"IF(FILL(errors{i}, 0) >= {DEPLOYMENT_MIN_ERRORS}, "
+                f"100 * FILL(errors{i}, 0) / requests{i}, 0)"
+            ),
+            label="5xx % of the worst target group",
+            period=ONE_MINUTE,
+        ),
+        threshold=error_percent,
+        periods=periods,
+        alarm_name=names[0],
+        description=(
+            f"A target group answered {error_percent}% or more of its requests with 5xx "
+            f"{sustained(periods, ONE_MINUTE)} (a release in progress rolls back)."
+        ),
+    )
+    unhealthy = factory.alarm(
+        "DeploymentUnhealthyTargets",
+        _unhealthy_targets(
+            target_groups, ONE_MINUTE, "unhealthy targets of the worst target group"
+        ),
+        threshold=1,
+        periods=periods,
+        alarm_name=names[1],
+        description=(
+            f"A target failed its health checks {sustained(periods, ONE_MINUTE)} "
+            "(a release in progress rolls back)."
+        ),
+    )
+    return DeploymentAlarms(names=names, alarms=(error_rate, unhealthy))
+
+
+def load_balancer_alarms(
+    factory: AlarmFactory,
+    load_balancer: elbv2.ApplicationLoadBalancer,
+    *,
+    target_groups: Sequence[elbv2.ApplicationTargetGroup],
+    latency_p99_seconds: float,
+) -> None:
+    """The service as its users see it through the load balancer: errors, latency, targets."""
+    metrics = load_balancer.metrics
+    factory.alarm(
+        "TargetErrors",
+        metrics.http_code_target(
+            elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
+        ),
+        threshold=ERRORS_IN_FIVE_MINUTES,
+        description=(
+            f"The service answered {ERRORS_IN_FIVE_MINUTES} or more requests with 5xx in 5 minutes."
+        ),
+    )
+    factory.alarm(
+        "LoadBalancerErrors",
+        metrics.http_code_elb(
+            elbv2.HttpCodeElb.ELB_5XX_COUNT, period=FIVE_MINUTES, statistic="Sum"
+        ),
+        threshold=ERRORS_IN_FIVE_MINUTES,
+        description=(
+            f"The load balancer answered {ERRORS_IN_FIVE_MINUTES} or more requests with 5xx "
+            "in 5 minutes."
+        ),
+    )
+    latency_periods = 3
+    factory.alarm(
+        "LatencyP99",
+        metrics.target_response_time(period=FIVE_MINUTES, statistic="p99"),
+        threshold=latency_p99_seconds,
+        periods=latency_periods,
+        description=(
+            f"The slowest 1% of requests took {latency_p99_seconds} s or more "
+            f"{sustained(latency_periods, FIVE_MINUTES)}."
+        ),
+    )
+    unhealthy_periods = 2
+    factory.alarm(
+        "UnhealthyTasks",
+        _unhealthy_targets(target_groups, FIVE_MINUTES, "unhealthy targets"),
+        threshold=1,
+        periods=unhealthy_periods,
+        description=(
+            "At least one task failed its health check "
+            f"{sustained(unhealthy_periods, FIVE_MINUTES)}."
+        ),
+    )
+
+
+def service_alarms(factory: AlarmFactory, service: ecs.FargateService) -> None:
+    """The ECS service: tasks missing, and CPU at the autoscaling ceiling."""
+    insights = {
+        "ClusterName": service.cluster.cluster_name,
+        "ServiceName": service.service_name,
+    }
+    missing_periods = 2
+    factory.alarm(
+        "TasksBelowDesired",
+        cloudwatch.MathExpression(
+            expression="FILL(desired, 0) - FILL(running, 0)",
+            using_metrics={
+                name: cloudwatch.Metric(
+                    namespace="ECS/ContainerInsights",
+                    metric_name=metric,
+                    dimensions_map=insights,
+                    period=FIVE_MINUTES,
+                    statistic="Minimum" if name == "running" else "Maximum",
+                )
+                for name, metric in (
+                    ("desired", "DesiredTaskCount"),
+                    ("running", "RunningTaskCount"),
+                )
+            },
+            label="tasks missing",
+            period=FIVE_MINUTES,
+        ),
+        threshold=1,
+        periods=missing_periods,
+        description=(
+            f"Fewer tasks ran than the service wants, {sustained(missing_periods, FIVE_MINUTES)}."
+        ),
+    )
+    cpu_periods = 3
+    factory.alarm(
+        "ServiceCpu",
+        service.metric_cpu_utilization(period=FIVE_MINUTES),
+        threshold=SERVICE_CPU_PERCENT,
+        periods=cpu_periods,
+        description=(
+            f"The tasks ran above {SERVICE_CPU_PERCENT}% CPU "
+            f"{sustained(cpu_periods, FIVE_MINUTES)} (at the autoscaling ceiling?)."
+        ),
+    )
+
+
+def dependency_check_alarms(
+    factory: AlarmFactory, log_group: logs.ILogGroup, *, namespace: str
+) -> None:
+    """The service's own checks of PostgreSQL and Redis, counted from its log lines.
+    Liveness never fails for them (the load balancer must not drop every task because a
+    dependency is down), so this is where such an outage shows."""
+    logs.MetricFilter(
+        factory.scope,
+        "DependencyCheckFailed",
+        log_group=log_group,
+        filter_pattern=logs.FilterPattern.literal(DEPENDENCY_CHECK_FAILED),
+        metric_namespace=namespace,
+        metric_name="DependencyCheckFailed",
+        metric_value="1",
+        dimensions={"Dependency": "$.dependency"},
+    )
+    for dependency in DEPENDENCIES:
+        factory.alarm(
+            f"DependencyCheckFailed{dependency.capitalize()}",
             cloudwatch.Metric(
                 namespace=namespace,
-                metric_name="MigrationFailed",
+                metric_name="DependencyCheckFailed",
+                dimensions_map={"Dependency": dependency},
                 period=FIVE_MINUTES,
                 statistic="Sum",
             ),
-            1,
+            threshold=DEPENDENCY_FAILURES,
             description=(
-                "A schema migration failed and the release is rolling back; the previous "
-                "release keeps serving (README: Runbook, a migration fails)."
+                f"The tasks failed to reach {dependency} {DEPENDENCY_FAILURES} times or more "
+                "in 5 minutes (their own background checks)."
             ),
         )
 
 
+def migration_alarm(factory: AlarmFactory, log_group: logs.ILogGroup, *, namespace: str) -> None:
+    """A schema migration that failed: the release stops and rolls back by itself, and this
+    says why, before anyone reads the deploy job's log."""
+    logs.MetricFilter(
+        factory.scope,
+        "MigrationFailedFilter",
+        log_group=log_group,
+        filter_pattern=logs.FilterPattern.literal(MIGRATION_FAILED),
+        metric_namespace=namespace,
+        metric_name="MigrationFailed",
+        metric_value="1",
+    )
+    factory.alarm(
+        "MigrationFailed",
+        cloudwatch.Metric(
+            namespace=namespace, metric_name="MigrationFailed", period=FIVE_MINUTES, statistic="Sum"
+        ),
+        threshold=1,
+        description=(
+            "A schema migration failed and the release is rolling back; the previous "
+            "release keeps serving (README: Runbook, a migration fails)."
+        ),
+    )
+
+
+def database_alarms(
+    factory: AlarmFactory, instance: rds.DatabaseInstance, thresholds: AlarmThresholds
+) -> None:
+    """PostgreSQL running out of CPU, memory, connections or storage."""
+    cpu_periods = 3
+    factory.alarm(
+        "DatabaseCpu",
+        instance.metric_cpu_utilization(period=FIVE_MINUTES),
+        threshold=thresholds.database_cpu_percent,
+        periods=cpu_periods,
+        description=(
+            f"The database ran above {thresholds.database_cpu_percent}% CPU "
+            f"{sustained(cpu_periods, FIVE_MINUTES)}."
+        ),
+    )
+    memory_periods = 3
+    factory.alarm(
+        "DatabaseMemory",
+        instance.metric_freeable_memory(period=FIVE_MINUTES, statistic="Minimum"),
+        threshold=thresholds.database_free_memory_bytes,
+        periods=memory_periods,
+        comparison=LESS_THAN,
+        description=(
+            f"The database had less than {_gib(thresholds.database_free_memory_bytes)} of "
+            f"memory free (a tenth) {sustained(memory_periods, FIVE_MINUTES)}."
+        ),
+    )
+    connection_periods = 2
+    factory.alarm(
+        "DatabaseConnections",
+        instance.metric_database_connections(period=FIVE_MINUTES, statistic="Maximum"),
+        threshold=thresholds.database_connections,
+        periods=connection_periods,
+        description=(
+            f"The database held {thresholds.database_connections} connections or more "
+            f"(80% of its maximum) {sustained(connection_periods, FIVE_MINUTES)}."
+        ),
+    )
+    factory.alarm(
+        "DatabaseStorage",
+        instance.metric_free_storage_space(period=FIVE_MINUTES, statistic="Minimum"),
+        threshold=thresholds.database_free_storage_bytes,
+        comparison=LESS_THAN,
+        description=(
+            f"The database has less than {_gib(thresholds.database_free_storage_bytes)} of "
+            "storage free (a tenth of its first allocation)."
+        ),
+    )
+
+
+def cache_alarms(factory: AlarmFactory, nodes: Sequence[str], thresholds: AlarmThresholds) -> None:
+    """Redis, every node of the replication group (the worst one counts): engine CPU,
+    memory, evictions and, with replicas, replication lag."""
+    cpu_periods = 3
+    factory.alarm(
+        "CacheCpu",
+        _cache_metric(nodes, "EngineCPUUtilization", "Maximum", "MAX"),
+        threshold=thresholds.cache_cpu_percent,
+        periods=cpu_periods,
+        description=(
+            f"Redis ran above {thresholds.cache_cpu_percent}% engine CPU "
+            f"{sustained(cpu_periods, FIVE_MINUTES)}."
+        ),
+    )
+    memory_periods = 3
+    factory.alarm(
+        "CacheMemory",
+        _cache_metric(nodes, "DatabaseMemoryUsagePercentage", "Maximum", "MAX"),
+        threshold=thresholds.cache_memory_percent,
+        periods=memory_periods,
+        description=(
+            f"Redis used more than {thresholds.cache_memory_percent}% of its memory "
+            f"{sustained(memory_periods, FIVE_MINUTES)}."
+        ),
+    )
+    factory.alarm(
+        "CacheEvictions",
+        _cache_metric(nodes, "Evictions", "Sum", "SUM"),
+        threshold=thresholds.cache_evictions,
+        description=(
+            f"Redis evicted keys to make room ({thresholds.cache_evictions} or more in 5 "
+            "minutes): sessions or jobs may be lost."
+        ),
+    )
+    if len(nodes) > 1:
+        lag_periods = 3
+        factory.alarm(
+            "CacheReplicationLag",
+            _cache_metric(nodes, "ReplicationLag", "Maximum", "MAX"),
+            threshold=thresholds.cache_replication_lag_seconds,
+            periods=lag_periods,
+            description=(
+                f"A Redis replica lagged {thresholds.cache_replication_lag_seconds} s or more "
+                f"behind the primary {sustained(lag_periods, FIVE_MINUTES)} (a failover "
+                "would lose writes)."
+            ),
+        )
+
+
+def secret_rollout_alarm(factory: AlarmFactory, state_machine: sfn.StateMachine) -> None:
+    """A rotated secret whose tasks did not roll: they may hold a dead credential."""
+    factory.alarm(
+        "SecretRolloutFailed",
+        cloudwatch.MathExpression(
+            expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
+            using_metrics={
+                "failed": state_machine.metric_failed(period=FIVE_MINUTES),
+                "timedout": state_machine.metric_timed_out(period=FIVE_MINUTES),
+                "aborted": state_machine.metric_aborted(period=FIVE_MINUTES),
+            },
+            label="rollouts that did not finish",
+            period=FIVE_MINUTES,
+        ),
+        threshold=1,
+        description=(
+            "Rolling the tasks after a secret changed failed: they may hold a credential "
+            "that no longer works (README: Runbook, restart the tasks)."
+        ),
+    )
+
+
+def _gib(size_bytes: int) -> str:
+    return f"{size_bytes / 1024**3:g} GiB"
+
+
 def _per_target_group(
-    target_groups: list[elbv2.ApplicationTargetGroup],
+    target_groups: Sequence[elbv2.ApplicationTargetGroup],
     metrics_of: Callable[[elbv2.ApplicationTargetGroup, int], dict[str, cloudwatch.IMetric]],
     value_of: Callable[[int], str],
     *,
@@ -440,7 +501,7 @@ def _per_target_group(
 
 
 def _unhealthy_targets(
-    target_groups: list[elbv2.ApplicationTargetGroup], period: Duration, label: str
+    target_groups: Sequence[elbv2.ApplicationTargetGroup], period: Duration, label: str
 ) -> cloudwatch.MathExpression:
     """The most unhealthy targets in any target group over the period."""
     return _per_target_group(
@@ -455,10 +516,10 @@ def _unhealthy_targets(
 
 
 def _cache_metric(
-    nodes: list[str], metric_name: str, statistic: str, combine: str
+    nodes: Sequence[str], metric_name: str, statistic: str, combine: str
 ) -> cloudwatch.MathExpression:
     """One ElastiCache metric over every node, combined (MAX or SUM) into one series."""
-    using = {
+    using: dict[str, cloudwatch.IMetric] = {
         f"node{index}": cloudwatch.Metric(
             namespace="AWS/ElastiCache",
             metric_name=metric_name,

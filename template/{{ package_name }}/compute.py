@@ -34,7 +34,18 @@ from .acknowledgements import (
     PLAIN_TASK_ENVIRONMENT,
     TRAFFIC_SHIFT_DESCRIBES,
 )
-from .alarms import ServiceAlarms
+from .alarms import (
+    AlarmFactory,
+    AlarmTopic,
+    cache_alarms,
+    database_alarms,
+    dependency_check_alarms,
+    deployment_alarms,
+    load_balancer_alarms,
+    migration_alarm,
+    secret_rollout_alarm,
+    service_alarms,
+)
 from .config import DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import APPLICATION_USER, Cache, Database
 from .firewall import WebFirewall
@@ -612,26 +623,35 @@ class ComputeStack(Stack):
             secrets=[database.app_secret, cache.auth_token],
             log_retention=environment.log_retention,
         )
-        alarms = ServiceAlarms(
-            self,
-            "Alarms",
-            service_config=service,
-            environment=environment,
-            load_balancer=self.load_balancer.alb,
+        alarm_topic = AlarmTopic(self, "Alarms", email=service.alarm_email)
+        alarms = AlarmFactory(alarm_topic)
+        thresholds = environment.sizing.alarms
+        deployment = deployment_alarms(
+            alarms,
+            name_prefix=service.resource_name(environment, "deployment"),
             target_groups=self.service.target_groups,
-            service=self.service.service,
-            app_log_group=self.service.log_group,
-            database=database,
-            cache=cache,
-            secret_rollout=rollout.state_machine,
+            error_percent=thresholds.service_5xx_percent,
         )
         # ECS watches these during every release and rolls it back when one fires.
         self.service.service.enable_deployment_alarms(
-            alarms.deployment_alarm_names, behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM
+            list(deployment.names), behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM
         )
-        for alarm in alarms.deployment_alarms:
+        for alarm in deployment.alarms:
             self.service.service.node.add_dependency(alarm)
-        CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn)
+        load_balancer_alarms(
+            alarms,
+            self.load_balancer.alb,
+            target_groups=self.service.target_groups,
+            latency_p99_seconds=thresholds.service_latency_p99_seconds,
+        )
+        service_alarms(alarms, self.service.service)
+        namespace = service.metric_namespace(environment)
+        dependency_check_alarms(alarms, self.service.log_group, namespace=namespace)
+        migration_alarm(alarms, self.service.log_group, namespace=namespace)
+        database_alarms(alarms, database.instance, thresholds)
+        cache_alarms(alarms, cache.node_ids, thresholds)
+        secret_rollout_alarm(alarms, rollout.state_machine)
+        CfnOutput(self, "AlarmTopicArn", value=alarm_topic.topic.topic_arn)
         # What the runbook's commands need (README: "Runbook").
         CfnOutput(self, "ClusterName", value=self.service.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service.service_name)

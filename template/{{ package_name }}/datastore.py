@@ -257,6 +257,16 @@ class Cache(Construct):
         self.replication_group.apply_removal_policy(RemovalPolicy.SNAPSHOT)
         if not sizing.cache_failover:
             acknowledge(self.replication_group, SINGLE_NODE_CACHE)
+        self._node_count = 1 + sizing.cache_replicas
+
+    @property
+    def node_ids(self) -> list[str]:
+        """Every node's cache cluster id, as ElastiCache names a replication group's nodes
+        (`<group>-001`, `-002`, ...): where its per-node metrics are."""
+        return [
+            f"{self.replication_group.ref}-{number:03d}"
+            for number in range(1, 1 + self._node_count)
+        ]
 
 
 class DatastoreStack(Stack):
