@@ -12,10 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import BASE_ANSWERS, PROJECTS, TEMPLATE, run, synced
+from .conftest import BASE_ANSWERS, GENERATED, PROJECTS, TEMPLATE, run, synced
 
-# What the project's own tools create after rendering (other tests run them).
-GENERATED = {".git", ".venv", "node_modules", "cdk.out"}
 # Jinja left behind; `${{ }}` is a GitHub Actions expression, not Jinja.
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%")
 
@@ -43,7 +41,7 @@ def test_render_has_every_phase_and_no_jinja(fixture: str, request: pytest.Fixtu
     for module in ("identity", "state", "network", "datastore", "compute", "sizing", "policy"):
         assert (project / "orders_api" / f"{module}.py").is_file(), module
     for path in project.rglob("*"):
-        if path.is_file() and not GENERATED.intersection(path.parts):
+        if path.is_file() and not GENERATED.intersection(path.relative_to(project).parts):
             assert not UNRENDERED.search(path.read_text(errors="ignore")), path
 
 
