@@ -105,8 +105,9 @@ def large_project(copie_session: Any) -> Path:
 @pytest.fixture(scope="session")
 def medium_project(copie_session: Any) -> Path:
     """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff,
-    a repository that still presents GitHub's legacy (name-only) OIDC subject, and Dependabot
-    with the weekly template-update check instead of Renovate."""
+    a repository that still presents GitHub's legacy (name-only) OIDC subject, Dependabot
+    with the weekly template-update check instead of Renovate, and x86_64 tasks with dev on
+    demand (the new services' defaults are arm64 and Spot outside production)."""
     return copied(
         copie_session,
         sizing="medium",
@@ -117,6 +118,9 @@ def medium_project(copie_session: Any) -> Path:
         enable_pr_diff=False,
         github_legacy_subject=True,
         dependency_bot="dependabot",
+        # What services rendered before the questions run: x86 tasks, dev on demand.
+        cpu_architecture="x86_64",
+        spot_in_non_production=False,
     )
 
 

@@ -100,6 +100,8 @@ def test_price_table_states_its_source_and_date() -> None:
         "RDS for PostgreSQL instances:",
         "ElastiCache nodes:",
         "Fargate, load balancer hours and LCUs, RDS gp3 storage:",
+        "Fargate arm64 (Linux/ARM",
+        "Fargate Spot (x86 and arm64):",
         "CloudWatch Logs ingestion:",
         "NAT gateways:",
     ):
@@ -224,6 +226,12 @@ def test_diagram_follows_the_answers(
     else:
         assert "one node, isolated subnets" in prod
     assert ('diff_workflow["diff.yml' in chart) is diff_role
+    # Each service says what it runs on, and on Spot only outside production.
+    architecture = "x86_64" if fixture == "medium_project" else "arm64"
+    services = re.findall(r'env_(\w+)_service\["Fargate( Spot)? service.*, (\w+)"\]', chart)
+    assert [(name, bool(spot), arch) for name, spot, arch in services] == [
+        (name, fixture == "large_project" and name != "prod", architecture) for name in nat_gateways
+    ]
 
 
 # ---------------------------------------------------------------- the cost estimate
@@ -254,11 +262,42 @@ def test_costs_follow_sizing_and_environments(default_project: Path, large_proje
     assert large["prod"]["Total"] > small["prod"]["Total"]
     for item in ("NAT gateways", "Fargate tasks", "PostgreSQL instance", "Redis nodes"):
         assert large["prod"][item] > small["prod"][item], item
-    # Each extra environment adds its own lines: dev and staging are small, in the same region.
-    assert large["dev"] == large["staging"] == small["prod"]
+    # Each extra environment adds its own lines: dev and staging are small, in the same region,
+    # and run on Fargate Spot: only their Fargate line is below small production's.
+    assert large["dev"] == large["staging"]
+    spot, on_demand = large["dev"].pop("Fargate tasks"), dict(small["prod"])
+    assert spot < on_demand.pop("Fargate tasks")
+    assert {k: v for k, v in large["dev"].items() if k != "Total"} == {
+        k: v for k, v in on_demand.items() if k != "Total"
+    }
     assert large["All"]["Total"] == pytest.approx(
-        large["prod"]["Total"] + 2 * small["prod"]["Total"], abs=0.01
+        large["prod"]["Total"] + 2 * large["staging"]["Total"], abs=0.01
     )
+
+
+def test_graviton_and_spot_cost_less(default_project: Path, medium_project: Path) -> None:
+    # Protects: the estimate prices the processor and the capacity each environment runs on:
+    # the same environments cost less on arm64 than on x86_64, and a Spot environment's
+    # Fargate line less than on demand, in the reference region and in the example's.
+    prices = extension("prices")
+    for region in ("us-east-1", "ap-northeast-1", "eu-west-1"):
+        for sizing in ("small", "large"):
+            on_demand = {"name": "prod", "account": "1", "sizing": sizing, "spot": False}
+            spot = {**on_demand, "name": "dev", "spot": True}
+            by_choice = {}
+            for architecture in ("arm64", "x86_64"):
+                for env in (on_demand, spot):
+                    lines = prices.environment_lines(env, region, 3, architecture).strip()
+                    fargate = next(line for line in lines.split("\n") if "Fargate" in line)
+                    total = sum(float(line.split("|")[2]) for line in lines.split("\n"))
+                    by_choice[architecture, env["spot"]] = (float(fargate.split("|")[2]), total)
+            where = (region, sizing)
+            assert by_choice["arm64", False][1] < by_choice["x86_64", False][1], where
+            for architecture in ("arm64", "x86_64"):
+                assert by_choice[architecture, True][0] < by_choice[architecture, False][0], where
+    # The renders say what they priced: arm64 in the example, x86_64 in the medium one.
+    assert "Fargate at\narm64 (Graviton) prices." in readme(default_project)
+    assert "Fargate at\nx86 prices." in readme(medium_project)
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,13 @@ def test_docs_site_builds_strictly(tmp_path: Path) -> None:
 def example_environments(**answers: Any) -> list[dict[str, str]]:
     """`deploy_environments` as copier.yml derives it, for the example answers plus `answers`."""
     naming = extension("naming")
-    given = {**BASE_ANSWERS, "environments": ["prod"], "sizing": "small", **answers}
+    given = {
+        **BASE_ANSWERS,
+        "environments": ["prod"],
+        "sizing": "small",
+        "spot_in_non_production": True,  # a new service's default
+        **answers,
+    }
     qualifier = naming.default_qualifier(given["service_name"]).strip()
     names = [name for name in ("dev", "staging", "prod") if name in given["environments"]]
     accounts = [
@@ -108,6 +114,7 @@ def example_environments(**answers: Any) -> list[dict[str, str]]:
             "account": account,
             "sizing": given["sizing"] if name == "prod" else "small",
             "qualifier": naming.environment_qualifier(qualifier, name, account, accounts).strip(),
+            "spot": given["spot_in_non_production"] and name != "prod",
         }
         for name, account in zip(names, accounts, strict=True)
     ]
@@ -116,7 +123,14 @@ def example_environments(**answers: Any) -> list[dict[str, str]]:
 def test_architecture_page_shows_the_example_diagram() -> None:
     zones = extension("regions").REGION_AVAILABILITY_ZONES["ap-northeast-1"]
     diagram = extension("diagram").architecture(
-        "orders-api", "acme/orders-api", True, "ap-northeast-1", zones, example_environments()
+        "orders-api",
+        "acme/orders-api",
+        True,
+        "ap-northeast-1",
+        zones,
+        example_environments(),
+        "fixed",
+        "arm64",
     )
     assert diagram.strip() in (DOCS / "architecture.md").read_text()
 
@@ -137,8 +151,11 @@ def test_costs_page_shows_the_price_table_and_example_estimates() -> None:
     blocks = {
         "price_list": prices.price_list(),
         "region_coverage": prices.region_coverage(),
-        "example_service": prices.cost_estimate(example_environments(), "ap-northeast-1", 3),
-        "three_environments": prices.cost_estimate(large, "us-east-1", 3),
+        # New services' defaults: arm64 tasks, dev and staging on Fargate Spot.
+        "example_service": prices.cost_estimate(
+            example_environments(), "ap-northeast-1", 3, "arm64"
+        ),
+        "three_environments": prices.cost_estimate(large, "us-east-1", 3, "arm64"),
     }
     path = DOCS / "costs.md"
     page = path.read_text()

@@ -106,8 +106,9 @@ def _common_start(term: Terminal, *, sizing_keys: str = ENTER) -> None:
     term.answer("GitHub repository (owner/name)", "acme/orders-api" + ENTER)
 
 
-def _default_options(term: Terminal) -> None:
-    """The last questions, each answered with its default (the PR diff: yes)."""
+def _default_options(term: Terminal, *, non_production: bool) -> None:
+    """The last questions, each answered with its default (the PR diff: yes; arm64; Spot
+    outside production, asked only when there are other environments)."""
     term.answer("liveness path", ENTER)
     term.answer("Qualifier of this service's CDK bootstrap", ENTER)
     term.answer("How production's subnets are numbered", ENTER)  # fixed
@@ -115,6 +116,9 @@ def _default_options(term: Terminal) -> None:
     term.answer("pull-request job", "y")
     term.answer("on-call email address", ENTER)  # none
     term.answer("shell in running tasks (ECS Exec)", "n")
+    term.answer("processor the service's tasks run on", ENTER)  # arm64
+    if non_production:
+        term.answer("Run dev and staging on Fargate Spot", ENTER)  # yes
 
 
 def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Path) -> None:
@@ -137,10 +141,13 @@ def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Pat
     term.answer("Environments, deployed in the order", ENTER)
     term.answer("public domain of production", ENTER)
     term.answer("one GitHub OIDC provider per account", "n")
-    _default_options(term)
+    _default_options(term, non_production=False)
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
+    assert "Fargate Spot" not in term.transcript  # nothing outside production to run on it
     answers = _answers(tmp_path / "orders-api")
+    assert answers["cpu_architecture"] == "arm64"
+    assert "spot_in_non_production" not in answers
     assert answers["github_repository"] == "acme/orders-api"
     assert answers["environments"] == ["prod"]
     assert (answers["github_owner_id"], answers["github_repository_id"]) == ("1234567", "7654321")
@@ -176,6 +183,8 @@ def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path
     assert "a name@domain address, or empty" in line
     term.child.send("example.com" + ENTER)
     term.answer("shell in running tasks (ECS Exec)", "y")
+    term.answer("processor the service's tasks run on", DOWN + ENTER)  # x86_64
+    term.answer("Run dev and staging on Fargate Spot", ENTER)  # yes
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     answers = _answers(tmp_path / "orders-api")
@@ -192,6 +201,10 @@ def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path
     assert answers["import_github_oidc_provider"] is True
     assert answers["enable_pr_diff"] is False
     assert (answers["alarm_email"], answers["enable_ecs_exec"]) == ("oncall@example.com", True)
+    assert (answers["cpu_architecture"], answers["spot_in_non_production"]) == ("x86_64", True)
+    environments = (tmp_path / "orders-api" / "orders_api" / "environments.py").read_text()
+    assert 'cpu_architecture="x86_64"' in environments
+    assert environments.count("fargate_spot=True") == 2  # dev and staging, never prod
 
 
 def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: Path) -> None:
@@ -210,13 +223,14 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: P
     term.answer("account id of dev", "123456789012" + ENTER)
     term.answer("public domain of production", ENTER)
     term.answer("one GitHub OIDC provider per account", "n")
-    _default_options(term)
+    _default_options(term, non_production=True)
     assert term.finish() == 0, term.transcript[-2000:]
     assert "numeric id" not in term.transcript
     project = tmp_path / "orders-api"
     answers = _answers(project)
     assert answers["github_legacy_subject"] is True
     assert "github_owner_id" not in answers
+    assert (answers["cpu_architecture"], answers["spot_in_non_production"]) == ("arm64", True)
     environments = (project / "orders_api" / "environments.py").read_text()
     assert "owner_id=None" in environments
     # One account, two bootstrap stacks: dev cannot assume prod's bootstrap roles.

@@ -7,7 +7,9 @@ service deploys before and after an update and compare every stateful resource:
 - a service of the previous release (small, and medium), then the same service updated to this
   release through the real CLI, with the same answers;
 - a service of the latest release as it shipped (small, and large with three environments),
-  updated to this tree with copier alone, as Renovate and `fleet` do;
+  updated to this tree with copier alone, as Renovate and `fleet` do: it keeps the x86 tasks
+  and on-demand capacity it ran; then the large one opts into Graviton and Fargate Spot
+  (`--data cpu_architecture=arm64 --data spot_in_non_production=true`);
 - this release's small sizing, then medium, then large (a changed `sizing` answer). Going down
   removes the third zone's subnets, and is documented as a move that needs a plan.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cfnlint.data import schemas
 
 from .conftest import (
@@ -108,6 +111,50 @@ def synced_templates(project: Path, *, locked: bool = True) -> dict[str, dict[st
     return synthesize(project)
 
 
+# What an existing service re-answers to run on Graviton, and on Spot outside production.
+OPT_IN = {"cpu_architecture": "arm64", "spot_in_non_production": "true"}
+
+
+def _compute(templates: dict[str, dict[str, Any]]) -> dict[str, tuple[str, list[str] | None]]:
+    """Each Compute stack's task processor and the capacity providers its service names
+    (None: the FARGATE launch type)."""
+    found = {}
+    for stack, template in templates.items():
+        resources = template.get("Resources", {}).values()
+        (task,) = [r for r in resources if r["Type"] == "AWS::ECS::TaskDefinition"] or [None]
+        if task is None:
+            continue
+        (service,) = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::Service"]
+        strategy = service.get("CapacityProviderStrategy")
+        assert (strategy is None) == (service.get("LaunchType") == "FARGATE"), stack
+        found[stack] = (
+            task["Properties"]["RuntimePlatform"]["CpuArchitecture"],
+            None if strategy is None else [item["CapacityProvider"] for item in strategy],
+        )
+    return found
+
+
+def _service_replacements(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], region: str
+) -> list[str]:
+    """ECS services that deploying ``after`` would recreate: a new service (and its tasks)
+    beside the old one, not a deployment of the same service."""
+    found = []
+    create_only = _create_only_properties("AWS::ECS::Service", region)
+    for stack, template in before.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::ECS::Service":
+                continue
+            new = after[stack]["Resources"].get(logical_id)
+            if new is None:
+                found.append(f"{stack}/{logical_id}: removed")
+                continue
+            for name in create_only:
+                if resource["Properties"].get(name) != new["Properties"].get(name):
+                    found.append(f"{stack}/{logical_id}: {name}")
+    return found
+
+
 def test_the_check_sees_a_replacement() -> None:
     # Protects: the comparison itself; a subnet moved to another range is a replacement.
     subnet = {"Type": "AWS::EC2::Subnet", "Properties": {"CidrBlock": "10.0.48.0/24"}}
@@ -180,3 +227,23 @@ def test_updating_from_the_latest_release_replaces_nothing(
     after = synced_templates(project)
     assert set(before) == set(after)
     assert replacements(before, after, answers["aws_region"]) == []
+    # The questions added since keep what the service runs: x86 tasks, on-demand capacity.
+    updated = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert updated["cpu_architecture"] == "x86_64"
+    assert updated.get("spot_in_non_production", False) is False
+    assert _compute(after) == _compute(before)
+    assert {platform for platform, _ in _compute(after).values()} == {"X86_64"}
+    if sizing != "large":
+        return
+
+    # Opting in, on a branch, re-answers two questions: the tasks move to arm64 (a new task
+    # definition) and dev and staging to Fargate Spot (an update of the service in place).
+    commit(project, "template update")
+    run([*COPIER, "update", "--skip-answered", "--defaults", *data_arguments(OPT_IN)], project)
+    opted = synced_templates(project)
+    assert replacements(after, opted, answers["aws_region"]) == []
+    assert _service_replacements(after, opted, answers["aws_region"]) == []
+    assert _compute(opted) == {
+        stack: ("ARM64", None if stack.endswith("-Prod-Compute") else ["FARGATE_SPOT"])
+        for stack in _compute(after)
+    }

@@ -6,13 +6,14 @@ import hashlib
 import json
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .conftest import BASE_ANSWERS, GENERATED, PROJECTS, TEMPLATE, run, synced
+from .conftest import BASE_ANSWERS, GENERATED, PROJECTS, TEMPLATE, load_module, run, synced
 
 # Jinja left behind; `${{ }}` is a GitHub Actions expression, not Jinja.
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%")
@@ -199,6 +200,7 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
 BAD_CHOICES: list[tuple[dict[str, Any], str]] = [
     ({"sizing": "huge"}, r"'sizing': 'huge' is not in \['small', 'medium', 'large'\]"),
     ({"environments": ["qa", "prod"]}, r"'environments': 'qa' is not in"),
+    ({"cpu_architecture": "amd64"}, r"'cpu_architecture': 'amd64' is not in \['arm64', 'x86_64'\]"),
 ]
 # What a terminal shows of a refusal: one line, cut at its width.
 TERMINAL_COLUMNS = 80
@@ -314,3 +316,41 @@ def test_template_repository_runs_the_hooks_it_renders() -> None:
     assert config.is_symlink()
     assert config.resolve() == (TEMPLATE / "template" / ".pre-commit-config.yaml").resolve()
     assert "pre-commit run --all-files" in (TEMPLATE / ".ci" / "run").read_text()
+
+
+# The python:3.13-slim image index the sample service's Dockerfile is pinned to (its comment
+# names the source): one digest for x86_64 and arm64 tasks.
+PYTHON_INDEX_DIGEST = "sha256:7c61056e61ac89e852de05f3dc6fa51a6dd2181797bceed46aa725dd7cb2cd3b"  # pragma: allowlist secret
+
+
+def test_the_service_image_builds_for_both_architectures() -> None:
+    # Protects: both stages start from the multi-platform index verified in the Dockerfile's
+    # comment, and every runtime dependency the service locks installs on arm64 from a wheel
+    # (nothing is compiled under emulation in CI).
+    service = TEMPLATE / "template" / "service"
+    bases = re.findall(r"^FROM (\S+)", (service / "Dockerfile").read_text(), re.MULTILINE)
+    assert bases == [f"python:3.13-slim@{PYTHON_INDEX_DIGEST}"] * 2
+    lock = tomllib.loads((service / "uv.lock").read_text())
+    packages = {package["name"]: package for package in lock["package"]}
+    runtime = {dependency["name"] for dependency in packages["sample-service"]["dependencies"]}
+    seen: set[str] = set()
+    while runtime - seen:
+        name = (runtime - seen).pop()
+        seen.add(name)
+        runtime |= {dependency["name"] for dependency in packages[name].get("dependencies", [])}
+    for name in sorted(seen):
+        wheels = [wheel["url"].rsplit("/", 1)[1] for wheel in packages[name].get("wheels", [])]
+        assert any(
+            wheel.endswith("-none-any.whl")
+            or ("aarch64" in wheel and "manylinux" in wheel and re.search(r"-(cp313|abi3)-", wheel))
+            for wheel in wheels
+        ), name
+
+
+def test_database_and_cache_presets_stay_on_graviton() -> None:
+    # Protects: PostgreSQL and Redis run on Graviton classes in every preset, as the tasks do
+    # by default (t4g, m7g, r7g: the cost estimate prices those).
+    presets = load_module("template/{{ package_name }}/sizing.py").SIZING_PRESETS
+    for name, preset in presets.items():
+        assert re.fullmatch(r"(t|m|r)\d+g\.\w+", preset.database_instance_type), name
+        assert re.fullmatch(r"cache\.(t|m|r)\d+g\.\w+", preset.cache_node_type), name

@@ -209,3 +209,25 @@ def test_github_files_match_their_schemas(project: Path) -> None:
             continue
         command = ["check-jsonschema", "--builtin-schema", schema, *map(str, paths)]
         run(command, project)
+
+
+def test_images_are_built_for_the_processor_the_tasks_run_on(
+    default_project: Path, medium_project: Path
+) -> None:
+    # Protects: CI and the deploy build (and CI runs) the image for the tasks' architecture;
+    # arm64 builds under a pinned QEMU on GitHub's x86 runners, x86_64 needs none.
+    for project, platform in ((default_project, "linux/arm64"), (medium_project, "linux/amd64")):
+        ci = _load(project / ".github" / "workflows" / "ci.yml")["jobs"]["service"]["steps"]
+        build = _load(project / ".github" / "workflows" / "deploy.yml")["jobs"]["build"]["steps"]
+        runs = "\n".join(step.get("run", "") for step in ci)
+        assert f"docker build --platform {platform} " in runs
+        assert "platform.machine() !=" in runs
+        for steps in (ci, build):
+            qemu = [s for s in steps if s.get("uses", "").startswith("docker/setup-qemu-action@")]
+            if platform == "linux/arm64":
+                (step,) = qemu
+                assert step["with"]["platforms"] == "arm64"
+                assert re.search(r"@sha256:[0-9a-f]{64}$", step["with"]["image"])
+                assert step["with"]["cache-image"] == "false"
+            else:
+                assert not qemu

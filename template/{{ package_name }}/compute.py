@@ -46,7 +46,7 @@ from .alarms import (
     secret_rollout_alarm,
     service_alarms,
 )
-from .config import DomainConfig, EnvironmentConfig, ServiceConfig
+from .config import CpuArchitecture, DomainConfig, EnvironmentConfig, ServiceConfig
 from .datastore import APPLICATION_USER, Cache, Database
 from .firewall import WebFirewall
 from .log_groups import retained_log_group
@@ -71,6 +71,15 @@ NOT_FOUND = elbv2.ListenerAction.fixed_response(
 # Listener rule priorities: the readiness block before the canary's production rule.
 READINESS_BLOCK_PRIORITY = 10
 PRODUCTION_RULE_PRIORITY = 100
+# The processor of the task definition and the platform its image is built for, per answer.
+PLATFORMS: dict[CpuArchitecture, tuple[ecs.CpuArchitecture, ecr_assets.Platform]] = {
+    "arm64": (ecs.CpuArchitecture.ARM64, ecr_assets.Platform.LINUX_ARM64),
+    "x86_64": (ecs.CpuArchitecture.X86_64, ecr_assets.Platform.LINUX_AMD64),
+}
+# A Spot environment runs every task on Fargate Spot, with no on-demand base: dev and staging
+# run one or two small tasks, so a base of one would keep the only task on demand and save
+# nothing, while an interruption costs a non-production environment a few minutes.
+FARGATE_SPOT_ONLY = [ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=1)]
 # Where ECS Exec's agent writes inside a container whose root file system is read-only.
 EXEC_AGENT_PATHS = {"ExecAgentState": "/var/lib/amazon", "ExecAgentLogs": "/var/log/amazon"}
 
@@ -177,6 +186,7 @@ class FargateService(Construct):
         super().__init__(scope, construct_id)
         sizing = environment.sizing
         stack = Stack.of(self)
+        cpu_architecture, image_platform = PLATFORMS[service.cpu_architecture]
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -214,7 +224,7 @@ class FargateService(Construct):
             execution_role=self.execution_role,
             task_role=self.task_role,
             runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                cpu_architecture=cpu_architecture,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
@@ -240,9 +250,7 @@ class FargateService(Construct):
         )
         # One image for both containers: the migrations that run are the ones of the code that
         # starts (the same digest, built once and promoted).
-        image = ecs.ContainerImage.from_asset(
-            str(SERVICE_SOURCE), platform=ecr_assets.Platform.LINUX_AMD64
-        )
+        image = ecs.ContainerImage.from_asset(str(SERVICE_SOURCE), platform=image_platform)
         database_environment = {
             "SERVICE_NAME": service.name,
             "DB_HOST": database.instance.db_instance_endpoint_address,
@@ -315,8 +323,13 @@ class FargateService(Construct):
             max_healthy_percent=200,
             health_check_grace_period=Duration.seconds(60),
             enable_execute_command=service.enable_ecs_exec,
+            # With a capacity provider strategy CDK writes no LaunchType: CloudFormation
+            # updates the service in place (neither property is create-only), a new deployment.
+            capacity_provider_strategies=FARGATE_SPOT_ONLY if environment.fargate_spot else None,
             **_traffic_shifting(sizing) if gradual else {},
         )
+        if environment.fargate_spot:
+            self._enable_fargate_spot()
         if service.enable_ecs_exec:
             self._enable_exec_sessions(environment)
 
@@ -424,6 +437,20 @@ class FargateService(Construct):
                 }
             ],
         )
+
+    def _enable_fargate_spot(self) -> None:
+        """Fargate's capacity providers on the cluster, associated before the service uses
+        them: CDK's own association (enable_fargate_capacity_providers) is added after
+        construction with no dependency, and ECS refuses a strategy naming a provider the
+        cluster does not have yet (aws/containers-roadmap#631)."""
+        providers = ecs.CfnClusterCapacityProviderAssociations(
+            self,
+            "CapacityProviders",
+            cluster=self.cluster.cluster_name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategy=[],
+        )
+        self.service.node.add_dependency(providers)
 
     def _enable_exec_sessions(self, environment: EnvironmentConfig) -> None:
         """ECS Exec sessions encrypted with their own key and logged to their own group. The

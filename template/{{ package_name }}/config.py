@@ -5,10 +5,15 @@ here reads the process environment or calls AWS.
 """
 
 from dataclasses import dataclass
+from typing import Literal
 
 from aws_cdk import aws_logs as logs
 
 from .sizing import Sizing
+
+# The processor the service's tasks run on: AWS Graviton (arm64) or Intel/AMD (x86_64). The
+# task definition and the image it runs are built for it (compute.py).
+CpuArchitecture = Literal["arm64", "x86_64"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,10 +70,15 @@ class EnvironmentConfig:
     sizing: Sizing
     log_retention: logs.RetentionDays
     domain: DomainConfig | None = None
+    # The service's tasks run on Fargate Spot: spare capacity, far cheaper, stopped with two
+    # minutes' warning when AWS needs it back (README: "Fargate Spot"). Never production.
+    fargate_spot: bool = False
 
     def __post_init__(self) -> None:
         if self.region_zones[: len(self.availability_zones)] != self.availability_zones:
             raise ValueError("availability_zones must be the first of region_zones")
+        if self.fargate_spot and self.is_production:
+            raise ValueError("production never runs on Fargate Spot")
 
     @property
     def is_production(self) -> bool:
@@ -93,6 +103,9 @@ class ServiceConfig:
     alarm_email: str | None = None
     # ECS Exec: operators may open a shell in a running task (README: "Runbook").
     enable_ecs_exec: bool = False
+    # What the tasks run on, and what the image is built for. x86_64 is what services
+    # rendered before the question ran; environments.py states it either way.
+    cpu_architecture: CpuArchitecture = "x86_64"
     # The sample service's readiness path: never reachable through the load balancer.
     readiness_path: str = "/ready"
     container_port: int = 8080
