@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from .sizing import Sizing
 
 # The processor the service's tasks run on: AWS Graviton (arm64) or Intel/AMD (x86_64). The
-# task definition and the image it runs are built for it (compute.py).
+# task definition and the image it runs are built for it (compute.PLATFORMS).
 CpuArchitecture = Literal["arm64", "x86_64"]
 
 

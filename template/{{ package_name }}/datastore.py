@@ -25,6 +25,7 @@ from .config import EnvironmentConfig, ServiceConfig
 from .database_user import DatabaseUser
 from .log_groups import retained_log_group
 from .network import Network
+from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
@@ -269,20 +270,19 @@ class Cache(Construct):
         ]
 
 
-class DatastoreStack(Stack):
+class DatastoreStack(PhaseStack):
     """Phase 4a: the stateful tier. Termination protection is on; data is snapshotted."""
 
     def __init__(
         self,
         scope: Construct,
-        construct_id: str,
         *,
+        phase: PhaseSettings,
         service: ServiceConfig,
         environment: EnvironmentConfig,
         network: Network,
-        **kwargs: object,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, phase=phase)
         self.secrets_key = secrets_key(self)
         self.database = Database(
             self,

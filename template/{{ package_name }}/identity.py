@@ -13,6 +13,7 @@ from constructs import Construct
 
 from .acknowledgements import DIFF_ROLE_READS_ITS_STACKS
 from .config import EnvironmentConfig, ServiceConfig
+from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
 from .state import DEPLOY_BOOTSTRAP_ROLES, bootstrap_role_arn
 
@@ -101,19 +102,18 @@ class GithubRole(Construct):
         self.role.add_to_policy(permissions)
 
 
-class IdentityStack(Stack):
+class IdentityStack(PhaseStack):
     """GitHub OIDC and the pipeline's roles. Deployed once by an administrator."""
 
     def __init__(
         self,
         scope: Construct,
-        construct_id: str,
         *,
+        phase: PhaseSettings,
         service: ServiceConfig,
         environment: EnvironmentConfig,
-        **kwargs: object,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, phase=phase)
         oidc = GithubOidcProvider(
             self, "GithubOidc", create=service.creates_oidc_provider(environment)
         )

@@ -15,6 +15,7 @@ from constructs import Construct
 from .acknowledgements import EXPLICIT_AVAILABILITY_ZONES, PUBLIC_LOAD_BALANCER
 from .config import EnvironmentConfig, ServiceConfig
 from .log_groups import retained_log_group
+from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
 
 VPC_CIDR = "10.0.0.0/16"
@@ -192,7 +193,7 @@ class Network(Construct):
         )
 
 
-class NetworkStack(Stack):
+class NetworkStack(PhaseStack):
     """Phase 3: the network every later stack is placed in."""
 
     @property
@@ -203,15 +204,14 @@ class NetworkStack(Stack):
     def __init__(
         self,
         scope: Construct,
-        construct_id: str,
         *,
+        phase: PhaseSettings,
         service: ServiceConfig,
         environment: EnvironmentConfig,
-        **kwargs: object,
     ) -> None:
         # Set before any construct asks: the zones come from the configuration, not AWS.
         self._availability_zones = list(environment.availability_zones)
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, phase=phase)
         self.network = Network(
             self,
             "Network",

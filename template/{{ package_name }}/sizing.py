@@ -31,6 +31,26 @@ class AlarmThresholds:
     service_latency_p99_seconds: float
 
 
+@dataclass(frozen=True)
+class Rolling:
+    """New tasks replace the old ones in place, each taking traffic once healthy."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shifted:
+    """A full new set of tasks behind a second target group gets the traffic in steps: one
+    step of ``step_percent`` (canary) or steps of that size (linear), each watched for
+    ``step_bake_minutes``; the old tasks are kept ``bake_minutes`` after the last."""
+
+    kind: Literal["canary", "linear"]
+    step_percent: float
+    step_bake_minutes: int
+    bake_minutes: int
+
+
+Deployment = Rolling | Shifted
+
+
 @dataclass(frozen=True, kw_only=True)
 class Sizing:
     """How much of everything one environment runs."""
@@ -69,6 +89,24 @@ class Sizing:
     def shifts_traffic(self) -> bool:
         """Whether a release runs beside the old one and gets production traffic in steps."""
         return self.deployment_strategy != "rolling"
+
+    @property
+    def deployment(self) -> Deployment:
+        """How a release reaches traffic, as one value: rolling, or shifted in steps."""
+        if self.deployment_strategy == "rolling":
+            return Rolling()
+        if (
+            self.deployment_step_percent is None
+            or self.deployment_step_bake_minutes is None
+            or self.deployment_bake_minutes is None
+        ):
+            raise ValueError(f"a {self.deployment_strategy} deployment needs its steps and bake")
+        return Shifted(
+            kind=self.deployment_strategy,
+            step_percent=self.deployment_step_percent,
+            step_bake_minutes=self.deployment_step_bake_minutes,
+            bake_minutes=self.deployment_bake_minutes,
+        )
 
     @property
     def alarms(self) -> AlarmThresholds:

@@ -9,6 +9,7 @@ from .config import EnvironmentConfig, ServiceConfig
 from .datastore import DatastoreStack
 from .identity import IdentityStack
 from .network import NetworkStack
+from .phase import PhaseSettings
 from .state import administrator_synthesizer, bootstrap_synthesizer
 
 PHASES = ("Identity", "Network", "Datastore", "Compute")
@@ -22,56 +23,73 @@ class EnvironmentStacks:
     compute: ComputeStack
 
 
+def phase_settings(
+    service: ServiceConfig,
+    environment: EnvironmentConfig,
+    phase: str,
+    *,
+    description: str,
+    termination_protection: bool = False,
+) -> PhaseSettings:
+    """A phase's stack name and placement, with a synthesizer of its own (one binds to one
+    stack): the pipeline deploys every phase but Identity, which an administrator deploys."""
+    synthesizer = administrator_synthesizer if phase == "Identity" else bootstrap_synthesizer
+    return PhaseSettings(
+        stack_name=service.stack_name(environment, phase),
+        env=Environment(account=environment.account, region=environment.region),
+        synthesizer=synthesizer(environment.cdk_qualifier),
+        description=f"{service.name} {environment.name}: {description}",
+        termination_protection=termination_protection,
+    )
+
+
 def add_environment(
     app: App, *, service: ServiceConfig, environment: EnvironmentConfig
 ) -> EnvironmentStacks:
     """Add one environment's stacks to the app, each depending on the phase before it."""
-    common = {
-        "service": service,
-        "environment": environment,
-        "env": Environment(account=environment.account, region=environment.region),
-    }
-
-    def name(phase: str) -> dict[str, object]:
-        """Stack id and name, and a synthesizer of its own (one binds to one stack): the
-        pipeline deploys every phase but Identity, which an administrator deploys."""
-        stack_name = service.stack_name(environment, phase)
-        synthesizer = administrator_synthesizer if phase == "Identity" else bootstrap_synthesizer
-        return {
-            "construct_id": stack_name,
-            "stack_name": stack_name,
-            "synthesizer": synthesizer(environment.cdk_qualifier),
-        }
-
     identity = IdentityStack(
         app,
-        **name("Identity"),
-        **common,
-        description=f"{service.name} {environment.name}: GitHub OIDC and deploy roles",
-        termination_protection=True,
+        phase=phase_settings(
+            service,
+            environment,
+            "Identity",
+            description="GitHub OIDC and deploy roles",
+            termination_protection=True,
+        ),
+        service=service,
+        environment=environment,
     )
     network = NetworkStack(
         app,
-        **name("Network"),
-        **common,
-        description=f"{service.name} {environment.name}: VPC, subnets, NAT, security groups",
+        phase=phase_settings(
+            service, environment, "Network", description="VPC, subnets, NAT, security groups"
+        ),
+        service=service,
+        environment=environment,
     )
     datastore = DatastoreStack(
         app,
-        **name("Datastore"),
-        **common,
+        phase=phase_settings(
+            service,
+            environment,
+            "Datastore",
+            description="PostgreSQL and Redis",
+            termination_protection=True,
+        ),
+        service=service,
+        environment=environment,
         network=network.network,
-        description=f"{service.name} {environment.name}: PostgreSQL and Redis",
-        termination_protection=True,
     )
     compute = ComputeStack(
         app,
-        **name("Compute"),
-        **common,
+        phase=phase_settings(
+            service, environment, "Compute", description="load balancer and Fargate service"
+        ),
+        service=service,
+        environment=environment,
         network=network.network,
         database=datastore.database,
         cache=datastore.cache,
-        description=f"{service.name} {environment.name}: load balancer and Fargate service",
     )
     return EnvironmentStacks(
         identity=identity, network=network, datastore=datastore, compute=compute
