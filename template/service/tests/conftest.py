@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from app.server import create_app
 from app.settings import Settings
-from app.stores import Stores
+from app.stores import Stores, Visit
 
 # Fakes, to prove the service never logs them.
 SECRET_PASSWORD = "pg-s3cret-do-not-log"  # pragma: allowlist secret
@@ -54,14 +54,17 @@ class FakeDatabase:
     def __init__(self) -> None:
         self.error: Exception | None = None
         self.time = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+        self.visits_by_day: dict[date, int] = {}
 
     async def ping(self) -> None:
         if self.error is not None:
             raise self.error
 
-    async def now(self) -> datetime:
+    async def record_visit(self) -> Visit:
         await self.ping()
-        return self.time
+        day = self.time.date()
+        self.visits_by_day[day] = self.visits_by_day.get(day, 0) + 1
+        return Visit(today=self.visits_by_day[day], database_time=self.time)
 
 
 class FakeCache:
