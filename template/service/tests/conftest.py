@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -14,6 +15,7 @@ from servers import (
     PostgresServer,
     RedisServer,
     make_certificates,
+    run_migrate,
     start_postgres,
     start_redis,
 )
@@ -38,6 +40,11 @@ BASE_ENV = {
 
 # With this set, the integration tests run and fail (never skip) when a server is missing.
 INTEGRATION = os.environ.get("SAMPLE_SERVICE_INTEGRATION") == "1"
+
+
+@pytest.fixture(scope="session")
+def service_dir() -> Path:
+    return Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -148,28 +155,55 @@ def redis_server(
         yield server
 
 
+def database_env(server: PostgresServer, database: str) -> dict[str, str]:
+    """The `DB_*` variables for one database of the real server, over TLS: all that
+    `python -m app.migrate` reads (it needs no Redis)."""
+    return {
+        "SERVICE_NAME": "integration-test",
+        "DB_HOST": "127.0.0.1",
+        "DB_PORT": str(server.port),
+        "DB_NAME": database,
+        "DB_USERNAME": server.user,
+        "DB_PASSWORD": server.password,
+        "DB_SSLMODE": "require",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_database(postgres_server: PostgresServer, service_dir: Path) -> str:
+    """The service's database with the migrations applied, as a release leaves it."""
+    result = run_migrate(service_dir, database_env(postgres_server, postgres_server.database))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return postgres_server.database
+
+
+@pytest.fixture
+def fresh_database(postgres_server: PostgresServer) -> Iterator[dict[str, str]]:
+    """A new, empty database of its own (no migrations applied): its `DB_*` variables."""
+    postgres_server.ensure_running()
+    name = f"fresh_{secrets.token_hex(6)}"
+    with postgres_server.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield database_env(postgres_server, name)
+    postgres_server.ensure_running()
+    with postgres_server.connect() as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def integration_env(
-    postgres_server: PostgresServer, redis_server: RedisServer, certificates: Certificates
+    postgres_server: PostgresServer,
+    migrated_database: str,
+    redis_server: RedisServer,
+    certificates: Certificates,
 ) -> dict[str, str]:
     """The service's environment for the real servers: TLS and AUTH on Redis, TLS to PostgreSQL."""
     postgres_server.ensure_running()
     return {
-        "SERVICE_NAME": "integration-test",
-        "DB_HOST": "127.0.0.1",
-        "DB_PORT": str(postgres_server.port),
-        "DB_NAME": postgres_server.database,
-        "DB_USERNAME": postgres_server.user,
-        "DB_PASSWORD": postgres_server.password,
-        "DB_SSLMODE": "require",
+        **database_env(postgres_server, migrated_database),
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(redis_server.tls_port),
         "REDIS_TLS": "true",
         "REDIS_CA_FILE": str(certificates.ca_file),
         "REDIS_AUTH_TOKEN": redis_server.password,
     }
-
-
-@pytest.fixture
-def service_dir() -> Path:
-    return Path(__file__).resolve().parents[1]
