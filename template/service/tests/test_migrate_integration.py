@@ -171,7 +171,7 @@ def test_two_runs_started_together_apply_the_schema_once(
     assert versions(postgres_server, fresh_database["DB_NAME"]) == [FIRST_REVISION]
 
 
-def test_a_run_waits_for_the_advisory_lock_then_finds_the_work_done_or_does_it(
+def test_a_run_waits_while_another_holds_the_advisory_lock(
     fresh_database: dict[str, str], postgres_server: PostgresServer, service_dir: Path
 ) -> None:
     name = fresh_database["DB_NAME"]
