@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
-# revision identifiers, used by Alembic.
+# revision identifiers, used by Alembic (random hex, which the secret scan would flag).
 <%def name="literal(value)">${repr(value).replace("'", '"')}</%def>\
-revision: str = ${literal(up_revision)}
-down_revision: str | Sequence[str] | None = ${literal(down_revision)}
+revision: str = ${literal(up_revision)}  # pragma: allowlist secret
+down_revision: str | Sequence[str] | None = ${literal(down_revision)}  # pragma: allowlist secret
 branch_labels: str | Sequence[str] | None = ${literal(branch_labels)}
 depends_on: str | Sequence[str] | None = ${literal(depends_on)}
 
