@@ -10,8 +10,8 @@ time into a temporary directory), and drives each path with a fixed load:
 The two servers do different work per path, which is the point of the comparison:
 - liveness: the old `/health` opened a TLS connection to PostgreSQL and to Redis on every
   request; the new one touches neither (readiness does, through the pools).
-- `/`: the old one answered a constant; the new one increments a Redis counter and reads
-  `now()` from PostgreSQL through the pools.
+- `/`: the old one answered a constant; the new one increments a Redis counter and upserts
+  today's row of visits in PostgreSQL (returning `now()` too) through the pools.
 
 With `wrk` installed (Debian: apt-get install wrk) each run lasts a fixed time; without
 it, a bounded asyncio client sends a fixed number of requests.
@@ -45,6 +45,7 @@ sys.path.insert(0, str(SERVICE / "tests"))
 from servers import (
     free_port,
     make_certificates,
+    run_migrate,
     start_postgres,
     start_redis,
     wait_for,
@@ -165,6 +166,10 @@ def main() -> None:
                 "REDIS_AUTH_TOKEN": redis.password,
                 "REDIS_TLS": "true",
             }
+            # The new service's `GET /` counts visits in a table its migrations create.
+            migrated = run_migrate(SERVICE, stores)
+            if migrated.returncode != 0:
+                raise SystemExit(f"python -m app.migrate failed:\n{migrated.stdout}")
             servers = {
                 "new (Starlette/uvicorn, pools)": (
                     SERVICE,

@@ -23,9 +23,25 @@ INTEGRATION_TESTS = {
     "test_redis_refuses_plain_text_and_unknown_certificates",
     "test_root_and_readiness_with_both_real_stores",
     "test_database_restart_keeps_liveness_and_recovers_readiness",
+    # python -m app.migrate (service/tests/test_migrate_integration.py).
+    "test_migrate_applies_the_schema_then_changes_nothing",
+    "test_root_answers_503_until_the_migrations_ran",
+    "test_migrate_as_the_schema_owner_when_logged_in_as_the_rotated_clone",
+    "test_two_runs_started_together_apply_the_schema_once",
+    "test_a_run_waits_while_another_holds_the_advisory_lock",
+    "test_waiting_for_the_advisory_lock_is_bounded",
+    "test_a_revision_blocked_by_a_table_lock_fails_fast",
+    "test_a_failing_revision_rolls_back_entirely_and_is_named",
+    "test_revisions_before_the_failing_one_stay_applied",
+    "test_a_database_ahead_of_the_code_is_left_alone",
 }
-# The real process with unreachable dependencies (service/tests/test_main.py).
-PROCESS_TESTS = {"test_liveness_200_and_readiness_503_while_dependencies_are_unreachable"}
+# The real processes with no server (service/tests/test_main.py, test_migrate.py).
+PROCESS_TESTS = {
+    "test_liveness_200_and_readiness_503_while_dependencies_are_unreachable",
+    "test_configuration_errors_exit_2_naming_the_variables",
+    "test_a_new_revision_from_alembic_is_lint_clean",
+    "test_offline_sql_needs_no_database",
+}
 
 
 def _outcomes(junit_xml: Path) -> dict[str, str]:
@@ -89,3 +105,7 @@ def test_sample_service_image_is_linted_and_locked(default_project: Path) -> Non
     assert re.fullmatch(r"python:3\.13-slim@sha256:[0-9a-f]{64}", bases[0]), bases[0]
     assert 'CMD ["python", "-m", "app"]' in dockerfile
     assert "USER 10001:10001" in dockerfile
+    # The release's migration task runs `python -m app.migrate` in this image, from /srv.
+    assert "COPY migrations/ ./migrations/" in dockerfile
+    ignored = (service / ".dockerignore").read_text().splitlines()
+    assert not any(line.strip("/") in ("migrations", "*") for line in ignored), ignored

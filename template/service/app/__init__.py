@@ -1,1 +1,1 @@
-"""Sample ASGI service: a counter in Redis, the time from PostgreSQL, liveness and readiness."""
+"""Sample ASGI service: visit counters in Redis and PostgreSQL, liveness and readiness."""

@@ -84,14 +84,16 @@ def create_app(settings: Settings, *, open_stores: OpenStores = open_stores) -> 
         except Exception as exc:  # any failure of the store: answer 503, log the class
             return dependency_unavailable("redis", exc)
         try:
-            database_time = await stores.database.now()
+            # Also fails (UndefinedTable) until the migrations ran: 503 naming postgres.
+            visit = await stores.database.record_visit()
         except Exception as exc:
             return dependency_unavailable("postgres", exc)
         return json_response(
             {
                 "service": settings.service_name,
                 "visits": visits,
-                "database_time": database_time.isoformat(),
+                "visits_today": visit.today,
+                "database_time": visit.database_time.isoformat(),
             }
         )
 

@@ -1,4 +1,9 @@
-"""Configuration read once from environment variables into an immutable object."""
+"""Configuration read once from environment variables into immutable objects.
+
+`Settings` is the service's (`python -m app`); `MigrationSettings` is what `python -m app.migrate`
+needs: the same `DB_*` variables, read by the same code (`DatabaseSettings`), and nothing of
+Redis or HTTP, so a migration task needs no cache configuration.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,110 @@ _FALSE = frozenset({"false", "0", "no"})
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Fargate's largest task has 16 vCPU; more processes than cores only adds connections.
 MAX_WORKERS = 16
+# PostgreSQL's timeouts are milliseconds in a 32-bit integer (about 24 days); a day is plenty.
+MAX_TIMEOUT_SECONDS = 86400.0
 
 
 class SettingsError(ValueError):
     """Raised when the environment does not describe a usable configuration."""
+
+
+class Environment:
+    """Reads variables from a mapping and collects every problem, so that one error names
+    them all (a deploy that fails should say everything that is wrong at once)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._env = os.environ if environ is None else environ
+        self.errors: list[str] = []
+
+    def raw(self, name: str) -> str:
+        """The value as given (empty when unset): for optional secrets, used byte for byte."""
+        return self._env.get(name, "")
+
+    def required(self, name: str, *, secret: bool = False) -> str:
+        raw = self.raw(name)
+        # Blank counts as missing (an unset CDK/ECS value often renders as "").
+        if not raw.strip():
+            self.errors.append(f"{name} is required")
+        # Secrets are used byte-for-byte; only plain values are trimmed.
+        return raw if secret else raw.strip()
+
+    def optional(self, name: str, default: str) -> str:
+        return self.raw(name).strip() or default
+
+    def integer(self, name: str, default: str, low: int, high: int) -> int:
+        raw = self.optional(name, default)
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            self.errors.append(f"{name} must be an integer from {low} to {high}, got {raw!r}")
+        return value
+
+    def port(self, name: str, default: str) -> int:
+        # 0 means "any free port"; only useful for tests, harmless elsewhere.
+        return self.integer(name, default, 0, 65535)
+
+    def boolean(self, name: str, default: str) -> bool:
+        raw = self.optional(name, default).lower()
+        if raw in _TRUE:
+            return True
+        if raw not in _FALSE:
+            self.errors.append(f"{name} must be 'true' or 'false', got {raw!r}")
+        return False
+
+    def path(self, name: str, default: str) -> str:
+        value = self.optional(name, default)
+        if not value.startswith("/") or value == "/":
+            self.errors.append(f"{name} must start with '/' and not be '/' alone, got {value!r}")
+        return value
+
+    def seconds(self, name: str, default: str, maximum: float = math.inf) -> float:
+        raw = self.optional(name, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= maximum):
+            limit = "" if maximum == math.inf else f" and at most {maximum:g}"
+            self.errors.append(f"{name} must be a number of seconds above 0{limit}, got {raw!r}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.optional(name, default)
+        if value not in choices:
+            self.errors.append(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def check(self) -> None:
+        """Raise one error naming every problem found so far (never a secret's value)."""
+        if self.errors:
+            raise SettingsError("invalid configuration: " + "; ".join(self.errors))
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """The `DB_*` variables: how the service and its migrations reach PostgreSQL."""
+
+    host: str
+    port: int
+    name: str
+    username: str
+    # repr=False: secrets must never end up in logs or tracebacks via repr().
+    password: str = field(repr=False)
+    sslmode: str
+
+    @classmethod
+    def read(cls, env: Environment) -> DatabaseSettings:
+        return cls(
+            host=env.required("DB_HOST"),
+            port=env.port("DB_PORT", "5432"),
+            name=env.required("DB_NAME"),
+            username=env.required("DB_USERNAME"),
+            password=env.required("DB_PASSWORD", secret=True),
+            sslmode=env.choice("DB_SSLMODE", "require", SSL_MODES),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,93 +158,82 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Parse settings; report every missing or invalid variable in one error."""
-        env = os.environ if environ is None else environ
-        errors: list[str] = []
+        env = Environment(environ)
 
-        def required(name: str, *, secret: bool = False) -> str:
-            raw = env.get(name, "")
-            # Blank counts as missing (an unset CDK/ECS value often renders as "").
-            if not raw.strip():
-                errors.append(f"{name} is required")
-            # Secrets are used byte-for-byte; only plain values are trimmed.
-            return raw if secret else raw.strip()
-
-        def optional(name: str, default: str) -> str:
-            value = env.get(name, "").strip()
-            return value or default
-
-        def integer(name: str, default: str, low: int, high: int) -> int:
-            raw = optional(name, default)
-            try:
-                value = int(raw)
-            except ValueError:
-                value = low - 1
-            if not low <= value <= high:
-                errors.append(f"{name} must be an integer from {low} to {high}, got {raw!r}")
-            return value
-
-        def port(name: str, default: str) -> int:
-            # 0 means "any free port"; only useful for tests, harmless elsewhere.
-            return integer(name, default, 0, 65535)
-
-        def boolean(name: str, default: str) -> bool:
-            raw = optional(name, default).lower()
-            if raw in _TRUE:
-                return True
-            if raw not in _FALSE:
-                errors.append(f"{name} must be 'true' or 'false', got {raw!r}")
-            return False
-
-        def path(name: str, default: str) -> str:
-            value = optional(name, default)
-            if not value.startswith("/") or value == "/":
-                errors.append(f"{name} must start with '/' and not be '/' alone, got {value!r}")
-            return value
-
-        def seconds(name: str, default: str) -> float:
-            raw = optional(name, default)
-            try:
-                value = float(raw)
-            except ValueError:
-                value = math.nan
-            if not (math.isfinite(value) and value > 0):
-                errors.append(f"{name} must be a number of seconds above 0, got {raw!r}")
-            return value
-
-        health_check_path = path("HEALTH_CHECK_PATH", "/health")
-        readiness_path = path("READINESS_PATH", "/ready")
+        health_check_path = env.path("HEALTH_CHECK_PATH", "/health")
+        readiness_path = env.path("READINESS_PATH", "/ready")
         if health_check_path == readiness_path:
-            errors.append(f"READINESS_PATH must differ from HEALTH_CHECK_PATH ({readiness_path!r})")
+            env.errors.append(
+                f"READINESS_PATH must differ from HEALTH_CHECK_PATH ({readiness_path!r})"
+            )
 
-        db_sslmode = optional("DB_SSLMODE", "require")
-        if db_sslmode not in SSL_MODES:
-            errors.append(f"DB_SSLMODE must be one of {', '.join(SSL_MODES)}, got {db_sslmode!r}")
+        database = DatabaseSettings.read(env)
 
-        redis_ca_file = optional("REDIS_CA_FILE", "") or None
+        redis_ca_file = env.optional("REDIS_CA_FILE", "") or None
         if redis_ca_file is not None and not os.path.isfile(redis_ca_file):
-            errors.append(f"REDIS_CA_FILE must name a readable file, got {redis_ca_file!r}")
+            env.errors.append(f"REDIS_CA_FILE must name a readable file, got {redis_ca_file!r}")
 
         settings = cls(
-            service_name=optional("SERVICE_NAME", "sample-service"),
-            port=port("PORT", "8080"),
+            service_name=env.optional("SERVICE_NAME", "sample-service"),
+            port=env.port("PORT", "8080"),
             health_check_path=health_check_path,
             readiness_path=readiness_path,
-            db_host=required("DB_HOST"),
-            db_port=port("DB_PORT", "5432"),
-            db_name=required("DB_NAME"),
-            db_username=required("DB_USERNAME"),
-            db_password=required("DB_PASSWORD", secret=True),
-            db_sslmode=db_sslmode,
-            redis_host=required("REDIS_HOST"),
-            redis_port=port("REDIS_PORT", "6379"),
+            db_host=database.host,
+            db_port=database.port,
+            db_name=database.name,
+            db_username=database.username,
+            db_password=database.password,
+            db_sslmode=database.sslmode,
+            redis_host=env.required("REDIS_HOST"),
+            redis_port=env.port("REDIS_PORT", "6379"),
             # Optional so a local Redis without AUTH works; ElastiCache with
             # in-transit encryption and an auth token needs it set.
-            redis_auth_token=env.get("REDIS_AUTH_TOKEN", ""),
-            redis_tls=boolean("REDIS_TLS", "true"),
+            redis_auth_token=env.raw("REDIS_AUTH_TOKEN"),
+            redis_tls=env.boolean("REDIS_TLS", "true"),
             redis_ca_file=redis_ca_file,
-            dependency_check_interval_seconds=seconds("DEPENDENCY_CHECK_INTERVAL_SECONDS", "30"),
-            workers=integer("WEB_CONCURRENCY", "1", 1, MAX_WORKERS),
+            dependency_check_interval_seconds=env.seconds(
+                "DEPENDENCY_CHECK_INTERVAL_SECONDS", "30"
+            ),
+            workers=env.integer("WEB_CONCURRENCY", "1", 1, MAX_WORKERS),
         )
-        if errors:
-            raise SettingsError("invalid configuration: " + "; ".join(errors))
+        env.check()
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSettings:
+    """What `python -m app.migrate` reads: the database, the schema's owner and two timeouts."""
+
+    service_name: str
+    database: DatabaseSettings
+    # The role every migration runs as (`SET ROLE`), so that it owns what they create. The task
+    # logs in as `app` or, after a rotation, `app_clone` (a member of `app`): without this, a
+    # table created while the clone is current would belong to the clone, which the next
+    # rotation replaces. None: the login user.
+    schema_owner: str | None
+    # How long a statement waits for a table lock before the migration fails: short, so that a
+    # release blocked by a long transaction fails fast instead of queueing every query behind it.
+    lock_timeout_seconds: float
+    # How long one statement may run; also how long a run waits for another to finish.
+    statement_timeout_seconds: float
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.database.password,) if self.database.password else ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MigrationSettings:
+        env = Environment(environ)
+        settings = cls(
+            service_name=env.optional("SERVICE_NAME", "sample-service"),
+            database=DatabaseSettings.read(env),
+            schema_owner=env.optional("DB_SCHEMA_OWNER", "") or None,
+            lock_timeout_seconds=env.seconds(
+                "MIGRATION_LOCK_TIMEOUT_SECONDS", "10", MAX_TIMEOUT_SECONDS
+            ),
+            statement_timeout_seconds=env.seconds(
+                "MIGRATION_STATEMENT_TIMEOUT_SECONDS", "300", MAX_TIMEOUT_SECONDS
+            ),
+        )
+        env.check()
         return settings

@@ -31,12 +31,28 @@ REDIS_MAX_CONNECTIONS = 20
 REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
 
 
+# One round trip: count the visit in today's row (created by the first visit of the day) and
+# read the database's clock. The table comes from migrations/ (`python -m app.migrate`).
+RECORD_VISIT = (
+    "INSERT INTO visits (day, count) VALUES (current_date, 1)"
+    " ON CONFLICT (day) DO UPDATE SET count = visits.count + 1"
+    " RETURNING count, now()"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    # Visits on the database's current date (its TimeZone setting: UTC on RDS).
+    today: int
+    database_time: datetime
+
+
 class Database(Protocol):
     async def ping(self) -> None:
         """Return when the database answers a query; raise otherwise."""
 
-    async def now(self) -> datetime:
-        """The database server's current time."""
+    async def record_visit(self) -> Visit:
+        """Count one visit for today; return today's count and the database's time."""
 
 
 class Cache(Protocol):
@@ -61,14 +77,13 @@ class PostgresDatabase:
         async with self._pool.connection() as conn:
             await conn.execute("SELECT 1")
 
-    async def now(self) -> datetime:
+    async def record_visit(self) -> Visit:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute("SELECT now()")
+            cursor = await conn.execute(RECORD_VISIT)
             row = await cursor.fetchone()
         if row is None:
-            raise RuntimeError("SELECT now() returned no row")
-        value: datetime = row[0]
-        return value
+            raise RuntimeError("INSERT ... RETURNING returned no row")
+        return Visit(today=row[0], database_time=row[1])
 
 
 class RedisCache:

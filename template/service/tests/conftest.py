@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from servers import (
     PostgresServer,
     RedisServer,
     make_certificates,
+    run_migrate,
     start_postgres,
     start_redis,
 )
@@ -21,7 +23,7 @@ from starlette.testclient import TestClient
 
 from app.server import create_app
 from app.settings import Settings
-from app.stores import Stores
+from app.stores import Stores, Visit
 
 # Fakes, to prove the service never logs them.
 SECRET_PASSWORD = "pg-s3cret-do-not-log"  # pragma: allowlist secret
@@ -40,6 +42,11 @@ BASE_ENV = {
 INTEGRATION = os.environ.get("SAMPLE_SERVICE_INTEGRATION") == "1"
 
 
+@pytest.fixture(scope="session")
+def service_dir() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture
 def base_env() -> dict[str, str]:
     return dict(BASE_ENV)
@@ -54,14 +61,17 @@ class FakeDatabase:
     def __init__(self) -> None:
         self.error: Exception | None = None
         self.time = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+        self.visits_by_day: dict[date, int] = {}
 
     async def ping(self) -> None:
         if self.error is not None:
             raise self.error
 
-    async def now(self) -> datetime:
+    async def record_visit(self) -> Visit:
         await self.ping()
-        return self.time
+        day = self.time.date()
+        self.visits_by_day[day] = self.visits_by_day.get(day, 0) + 1
+        return Visit(today=self.visits_by_day[day], database_time=self.time)
 
 
 class FakeCache:
@@ -145,28 +155,55 @@ def redis_server(
         yield server
 
 
+def database_env(server: PostgresServer, database: str) -> dict[str, str]:
+    """The `DB_*` variables for one database of the real server, over TLS: all that
+    `python -m app.migrate` reads (it needs no Redis)."""
+    return {
+        "SERVICE_NAME": "integration-test",
+        "DB_HOST": "127.0.0.1",
+        "DB_PORT": str(server.port),
+        "DB_NAME": database,
+        "DB_USERNAME": server.user,
+        "DB_PASSWORD": server.password,
+        "DB_SSLMODE": "require",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_database(postgres_server: PostgresServer, service_dir: Path) -> str:
+    """The service's database with the migrations applied, as a release leaves it."""
+    result = run_migrate(service_dir, database_env(postgres_server, postgres_server.database))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return postgres_server.database
+
+
+@pytest.fixture
+def fresh_database(postgres_server: PostgresServer) -> Iterator[dict[str, str]]:
+    """A new, empty database of its own (no migrations applied): its `DB_*` variables."""
+    postgres_server.ensure_running()
+    name = f"fresh_{secrets.token_hex(6)}"
+    with postgres_server.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield database_env(postgres_server, name)
+    postgres_server.ensure_running()
+    with postgres_server.connect() as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def integration_env(
-    postgres_server: PostgresServer, redis_server: RedisServer, certificates: Certificates
+    postgres_server: PostgresServer,
+    migrated_database: str,
+    redis_server: RedisServer,
+    certificates: Certificates,
 ) -> dict[str, str]:
     """The service's environment for the real servers: TLS and AUTH on Redis, TLS to PostgreSQL."""
     postgres_server.ensure_running()
     return {
-        "SERVICE_NAME": "integration-test",
-        "DB_HOST": "127.0.0.1",
-        "DB_PORT": str(postgres_server.port),
-        "DB_NAME": postgres_server.database,
-        "DB_USERNAME": postgres_server.user,
-        "DB_PASSWORD": postgres_server.password,
-        "DB_SSLMODE": "require",
+        **database_env(postgres_server, migrated_database),
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(redis_server.tls_port),
         "REDIS_TLS": "true",
         "REDIS_CA_FILE": str(certificates.ca_file),
         "REDIS_AUTH_TOKEN": redis_server.password,
     }
-
-
-@pytest.fixture
-def service_dir() -> Path:
-    return Path(__file__).resolve().parents[1]

@@ -157,13 +157,14 @@ class PostgresServer:
         if not self.is_running():
             self.start()
 
-    def connect(self) -> psycopg.Connection[Any]:
+    def connect(self, database: str | None = None) -> psycopg.Connection[Any]:
+        """A superuser connection, to the service's database unless told another."""
         return psycopg.connect(
             host="127.0.0.1",
             port=self.port,
             user=self.user,
             password=self.password,
-            dbname=self.database,
+            dbname=database or self.database,
             sslmode="require",
             autocommit=True,
         )
@@ -329,16 +330,10 @@ class ServiceProcess:
     def __init__(self, service_dir: Path, env: dict[str, str]) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        # Only the given configuration: nothing from the developer's shell leaks in.
-        inherited = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("DB_", "REDIS_", "PORT", "HEALTH_", "READINESS_", "SERVICE_"))
-        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app"],
             cwd=service_dir,
-            env={**inherited, **env, "PORT": str(self.port)},
+            env=_service_environment({**env, "PORT": str(self.port)}),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -392,3 +387,109 @@ class ServiceProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+# ---------------------------------------------------------------- migrations
+
+
+def _service_environment(env: dict[str, str]) -> dict[str, str]:
+    """The given configuration only: nothing from the developer's shell leaks in."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(
+            ("DB_", "REDIS_", "PORT", "HEALTH_", "READINESS_", "SERVICE_", "MIGRATION_")
+        )
+    }
+    return {**inherited, **env}
+
+
+def migrate_command(script_location: Path | None = None) -> list[str]:
+    """`python -m app.migrate`, or its `main` with other revisions (a test's copy)."""
+    if script_location is None:
+        return [sys.executable, "-m", "app.migrate"]
+    code = (
+        "import sys; from pathlib import Path; from app.migrate import main; "
+        "sys.exit(main(script_location=Path(sys.argv[1])))"
+    )
+    return [sys.executable, "-c", code, str(script_location)]
+
+
+@dataclass
+class MigrateResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The JSON log records (every stdout line must be one), optionally of one event."""
+        records = [json.loads(line) for line in self.stdout.splitlines()]
+        return [r for r in records if event is None or r["event"] == event]
+
+    def events(self) -> list[str]:
+        return [record["event"] for record in self.records()]
+
+
+def run_migrate(
+    service_dir: Path, env: dict[str, str], *, script_location: Path | None = None
+) -> MigrateResult:
+    started = time.monotonic()
+    result = subprocess.run(
+        migrate_command(script_location),
+        cwd=service_dir,
+        env=_service_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return MigrateResult(
+        result.returncode, result.stdout, result.stderr, time.monotonic() - started
+    )
+
+
+class MigrateProcess:
+    """`python -m app.migrate` started now, for runs that overlap; `finish()` waits for it."""
+
+    def __init__(
+        self, service_dir: Path, env: dict[str, str], *, script_location: Path | None = None
+    ) -> None:
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            migrate_command(script_location),
+            cwd=service_dir,
+            env=_service_environment(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.stderr_lines: list[str] = []
+        self._readers = [
+            threading.Thread(target=_collect, args=(stream, kept), daemon=True)
+            for stream, kept in (
+                (self.process.stdout, self.lines),
+                (self.process.stderr, self.stderr_lines),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def logged(self, event: str) -> bool:
+        return any(json.loads(line)["event"] == event for line in list(self.lines))
+
+    def finish(self, timeout: float = 60) -> MigrateResult:
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            for reader in self._readers:
+                reader.join(timeout=5)
+        return MigrateResult(
+            self.process.returncode,
+            "\n".join(self.lines),
+            "\n".join(self.stderr_lines),
+            time.monotonic() - self.started,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ from starlette.testclient import TestClient
 from app.logs import LOGGER_NAME, JsonFormatter
 from app.server import create_app
 from app.settings import Settings
+from app.stores import Visit
 
 
 def events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, object]]:
@@ -24,7 +26,7 @@ def events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, object
     return [line for line in lines if line["event"] == name]
 
 
-def test_root_counts_visits_in_redis_and_reads_the_time_from_postgres(
+def test_root_counts_visits_in_redis_and_in_postgres_with_the_database_time(
     make_client: MakeClient, fake_stores: FakeStores
 ) -> None:
     client = make_client(SERVICE_NAME="orders")
@@ -34,17 +36,24 @@ def test_root_counts_visits_in_redis_and_reads_the_time_from_postgres(
     assert first.json() == {
         "service": "orders",
         "visits": 1,
+        "visits_today": 1,
         "database_time": "2026-11-29T12:00:00+00:00",
     }
-    assert second.json()["visits"] == 2
+    assert (second.json()["visits"], second.json()["visits_today"]) == (2, 2)
     assert fake_stores.cache.counters == {"orders:visits": 2}
+    assert fake_stores.database.visits_by_day == {date(2026, 11, 29): 2}
     assert first.headers["content-type"] == "application/json"
     assert first.headers["cache-control"] == "no-store"
 
 
 @pytest.mark.parametrize(
     ("failing", "error"),
-    [("redis", redis.ConnectionError("redis down")), ("postgres", psycopg.OperationalError("pg"))],
+    [
+        ("redis", redis.ConnectionError("redis down")),
+        ("postgres", psycopg.OperationalError("pg")),
+        # The migrations have not run: the table of visits is missing.
+        ("postgres", psycopg.errors.UndefinedTable('relation "visits" does not exist')),
+    ],
 )
 def test_root_answers_503_naming_the_store_that_failed(
     make_client: MakeClient,
@@ -179,9 +188,10 @@ def test_a_bug_is_a_json_500_logged_by_class_only(
     settings: Settings, fake_stores: FakeStores, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def not_a_datetime() -> Any:
-        return "yesterday"  # a str has no isoformat(): a bug in the route, not a store failure
+        # A str has no isoformat(): a bug in the route, not a store failure.
+        return Visit(today=1, database_time="yesterday")  # type: ignore[arg-type]
 
-    fake_stores.database.now = not_a_datetime  # type: ignore[method-assign]
+    fake_stores.database.record_visit = not_a_datetime  # type: ignore[method-assign]
     app = create_app(settings, open_stores=fake_stores.open)
     with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.INFO):
         response = client.get("/")

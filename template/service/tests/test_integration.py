@@ -58,9 +58,12 @@ async def test_queries_run_through_one_pooled_tls_connection(settings: Settings)
 
 async def test_concurrent_requests_share_a_bounded_pool(settings: Settings) -> None:
     async with open_stores(settings) as stores:
-        times = await asyncio.gather(*(stores.database.now() for _ in range(50)))
+        visits = await asyncio.gather(*(stores.database.record_visit() for _ in range(50)))
         await stores.database.ping()
-    assert all(isinstance(t, datetime) and t.tzinfo is not None for t in times)
+    assert all(v.database_time.tzinfo is not None for v in visits)
+    # Concurrent upserts of today's row queue on it: each sees its own count, none is lost.
+    counts = sorted(v.today for v in visits)
+    assert counts == list(range(counts[0], counts[0] + 50))
 
 
 async def test_redis_with_auth_over_tls(settings: Settings) -> None:
@@ -98,6 +101,7 @@ def test_root_and_readiness_with_both_real_stores(settings: Settings) -> None:
     assert ready.json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
     assert first.status_code == 200
     assert second.json()["visits"] == first.json()["visits"] + 1
+    assert second.json()["visits_today"] == first.json()["visits_today"] + 1
     assert datetime.fromisoformat(first.json()["database_time"]).tzinfo is not None
 
 

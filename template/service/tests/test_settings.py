@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import Settings, SettingsError
+from app.settings import MigrationSettings, Settings, SettingsError
 
 
 def test_defaults(base_env: dict[str, str]) -> None:
@@ -178,3 +178,55 @@ def test_server_processes_are_a_small_positive_integer(base_env: dict[str, str],
     base_env["WEB_CONCURRENCY"] = raw
     with pytest.raises(SettingsError, match="WEB_CONCURRENCY must be an integer from 1 to 16"):
         Settings.from_env(base_env)
+
+
+# ---------------------------------------------------------------- python -m app.migrate
+
+
+def database_only(base_env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in base_env.items() if k.startswith("DB_")}
+
+
+def test_migrations_read_the_database_variables_and_nothing_of_redis(
+    base_env: dict[str, str],
+) -> None:
+    settings = MigrationSettings.from_env(database_only(base_env) | {"DB_SSLMODE": "disable"})
+    database = settings.database
+    assert (database.host, database.port, database.name) == ("db.internal", 5432, "app")
+    assert (database.username, database.sslmode) == ("app_user", "disable")
+    assert settings.schema_owner is None
+    assert (settings.lock_timeout_seconds, settings.statement_timeout_seconds) == (10, 300)
+    assert settings.secrets == (base_env["DB_PASSWORD"],)
+    assert base_env["DB_PASSWORD"] not in repr(settings)
+
+
+def test_migration_owner_and_timeouts(base_env: dict[str, str]) -> None:
+    settings = MigrationSettings.from_env(
+        database_only(base_env)
+        | {
+            "DB_SCHEMA_OWNER": " app ",
+            "MIGRATION_LOCK_TIMEOUT_SECONDS": "0.5",
+            "MIGRATION_STATEMENT_TIMEOUT_SECONDS": "900",
+        }
+    )
+    assert settings.schema_owner == "app"
+    assert (settings.lock_timeout_seconds, settings.statement_timeout_seconds) == (0.5, 900)
+
+
+@pytest.mark.parametrize(
+    "name", ["MIGRATION_LOCK_TIMEOUT_SECONDS", "MIGRATION_STATEMENT_TIMEOUT_SECONDS"]
+)
+@pytest.mark.parametrize("raw", ["0", "-1", "soon", "86401"])
+def test_migration_timeouts_are_bounded_seconds(
+    base_env: dict[str, str], name: str, raw: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"{name} must be a number of seconds above 0"):
+        MigrationSettings.from_env(database_only(base_env) | {name: raw})
+
+
+def test_migrations_report_every_missing_database_variable() -> None:
+    with pytest.raises(SettingsError) as info:
+        MigrationSettings.from_env({"DB_SSLMODE": "on"})
+    for fragment in ("DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD", "DB_SSLMODE"):
+        assert fragment in str(info.value)
+    assert "REDIS" not in str(info.value)

@@ -1,0 +1,42 @@
+"""Alembic's environment: runs the revisions of versions/ on a prepared connection.
+
+`python -m app.migrate` hands over its connection (`config.attributes["connection"]`), already
+prepared: the schema owner's role, the advisory lock, the timeouts (app/migrate.py). Alembic's
+own command line (`uv run alembic current`, `downgrade -1`) prepares one the same way from the
+same `DB_*` variables; `upgrade head --sql` prints the SQL without connecting.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from app import migrate
+from app.logs import configure_logging
+from app.settings import MigrationSettings
+
+config = context.config
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        # Each revision in its own transaction (PostgreSQL's DDL is transactional): a failing
+        # revision rolls back entirely, and the ones before it stay applied and recorded.
+        transaction_per_migration=True,
+        on_version_apply=config.attributes.get("on_version_apply", ()),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    context.configure(dialect_name="postgresql", literal_binds=True, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+elif (given := config.attributes.get("connection")) is not None:
+    run_migrations(given)
+else:
+    configure_logging()
+    with migrate.session(MigrationSettings.from_env()) as connection:
+        run_migrations(connection)
