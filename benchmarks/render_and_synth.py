@@ -9,12 +9,14 @@ compare the medians:
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -37,7 +39,7 @@ SYNTH = (
 )
 
 
-def timed(action) -> float:
+def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
@@ -63,7 +65,7 @@ def main() -> None:
     os.environ.pop("VIRTUAL_ENV", None)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        renders = [timed(lambda i=i: render(root / f"render-{i}")) for i in range(repeat)]
+        renders = [timed(functools.partial(render, root / f"render-{i}")) for i in range(repeat)]
         project = root / "render-0"
         subprocess.run(["uv", "sync", "--quiet", "--locked"], cwd=project, check=True)
         command = ["uv", "run", "--no-sync", "python", "-c", SYNTH]

@@ -28,6 +28,9 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     os.environ["UV_PYTHON_DOWNLOADS"] = "never"
     os.environ["CDK_DISABLE_CLI_TELEMETRY"] = "true"
+    # One mypy cache for every rendered project (and this repository): aws-cdk-lib is
+    # analysed once (about 50 s), not once per render; entries are checked by content.
+    os.environ.setdefault("MYPY_CACHE_DIR", str(TEMPLATE / ".mypy_cache"))
     # No AWS credentials (synth must not need them), not this repository's virtualenv (each
     # rendered project has its own), and bytecode written as on a developer's machine: without
     # it every synth compiles aws-cdk-lib's modules again (4 of a large app's 10 seconds).

@@ -165,9 +165,10 @@ class DevRun:
     def wait_until_serving(self) -> None:
         self.expect(rf"serving http://127\.0\.0\.1:{self.port}/")
         # Everything it started, down to PostgreSQL's backends and uvicorn's server process.
+        assert self.child.pid is not None
         self.processes = descendants(self.child.pid)
 
-    def expect(self, pattern: str) -> None:
+    def expect(self, pattern: str | type[pexpect.EOF]) -> None:
         try:
             self.child.expect(pattern)
         finally:

@@ -40,7 +40,8 @@ def mermaid(project: Path) -> str:
         r"```mermaid\n(.*?)```", section(readme(project), "Architecture"), re.DOTALL
     )
     assert len(blocks) == 1
-    return blocks[0]
+    block: str = blocks[0]
+    return block
 
 
 def readme(project: Path) -> str:
@@ -109,7 +110,7 @@ def test_price_table_states_its_source_and_date() -> None:
         assert re.search(r"\d{4}", source), f"{kind} names no date"
 
 
-def test_counted_resources_match_the_synthesized_app(default_project: Path, tmp_path: Path):
+def test_counted_resources_match_the_synthesized_app(default_project: Path, tmp_path: Path) -> None:
     # Protects: the KMS keys, secrets and WAF rules the estimate bills are the ones the app
     # creates in each environment (synthesized with this repository's CDK, offline).
     script = """
@@ -155,13 +156,14 @@ def test_diagram_subnet_plan_is_the_network_code() -> None:
     values = {
         node.targets[0].id: ast.literal_eval(node.value)
         for node in tree.body
-        if isinstance(node, ast.Assign | ast.AnnAssign)
-        and isinstance(getattr(node, "targets", [None])[0], ast.Name)
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
     }
     values |= {
         node.target.id: ast.literal_eval(node.value)
         for node in tree.body
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.value is not None
     }
     diagram = extension("diagram")
     assert diagram.VPC_CIDR == values["VPC_CIDR"]
@@ -257,7 +259,7 @@ def test_cost_totals_add_up(fixture: str, request: pytest.FixtureRequest) -> Non
     )
 
 
-def test_costs_follow_sizing_and_environments(default_project: Path, large_project: Path):
+def test_costs_follow_sizing_and_environments(default_project: Path, large_project: Path) -> None:
     small, large = costs(default_project), costs(large_project)
     assert large["prod"]["Total"] > small["prod"]["Total"]
     for item in ("NAT gateways", "Fargate tasks", "PostgreSQL instance", "Redis nodes"):

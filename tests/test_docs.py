@@ -91,7 +91,7 @@ def test_docs_site_builds_strictly(tmp_path: Path) -> None:
         assert f"({adr.name})" in (DOCS / "decisions" / "README.md").read_text(), adr.name
 
 
-def example_environments(**answers: Any) -> list[dict[str, str]]:
+def example_environments(**answers: Any) -> list[dict[str, Any]]:
     """`deploy_environments` as copier.yml derives it, for the example answers plus `answers`."""
     naming = extension("naming")
     given = {

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pytest
@@ -160,11 +161,15 @@ class Snapshot:
         )
 
 
+# What `fleet update` answered, the copies it updated, and their state before it.
+Updated = tuple[subprocess.CompletedProcess[str], dict[str, Path], dict[str, Snapshot]]
+
+
 # ---------------------------------------------------------------- status and diff
 
 
 @pytest.fixture(scope="module")
-def status_json(template: Path, services: dict[str, Path]) -> dict[str, dict]:
+def status_json(template: Path, services: dict[str, Path]) -> dict[str, dict[str, Any]]:
     result = fleet("status", "--json", "--template", str(template), *map(str, services.values()))
     assert result.returncode == 1, result.stderr  # 1: some repository is behind
     return {row["service"]: row for row in json.loads(result.stdout)}
@@ -186,7 +191,7 @@ def test_status_shows_each_service_behind_with_its_drift(
 
 
 def test_status_json_describes_each_service(
-    status_json: dict[str, dict], template: Path, services: dict[str, Path]
+    status_json: dict[str, dict[str, Any]], template: Path, services: dict[str, Path]
 ) -> None:
     assert set(status_json) == set(SERVICES)
     for name, row in status_json.items():
@@ -235,7 +240,7 @@ def test_diff_of_an_untouched_service_is_empty(template: Path, services: dict[st
 @pytest.fixture(scope="module")
 def updated(
     template: Path, services: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[subprocess.CompletedProcess[str], dict[str, Path], dict[str, Snapshot]]:
+) -> Updated:
     """`fleet update` of copies of the three services; their state before it."""
     folder = tmp_path_factory.mktemp("update")
     copies = {name: working_copy(path, folder / name) for name, path in services.items()}
@@ -244,11 +249,12 @@ def updated(
     return result, copies, before
 
 
-def answers(repository: Path) -> dict:
-    return yaml.safe_load((repository / ".copier-answers.yml").read_text())
+def answers(repository: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((repository / ".copier-answers.yml").read_text())
+    return loaded
 
 
-def test_update_reports_each_outcome_and_fails_when_one_conflicts(updated) -> None:
+def test_update_reports_each_outcome_and_fails_when_one_conflicts(updated: Updated) -> None:
     result, _, _ = updated
     assert result.returncode == 1, result.stderr  # billing-api did not update cleanly
     outcomes = {row["service"]: row for row in json.loads(result.stdout)}
@@ -263,7 +269,7 @@ def test_update_reports_each_outcome_and_fails_when_one_conflicts(updated) -> No
 
 
 @pytest.mark.parametrize("name", ["orders-api", "payments-api"])
-def test_a_clean_update_ends_on_its_branch_at_the_new_release(updated, name: str) -> None:
+def test_a_clean_update_ends_on_its_branch_at_the_new_release(updated: Updated, name: str) -> None:
     _, copies, before = updated
     repository = copies[name]
     assert git_output(repository, "branch", "--show-current") == "template-update/1.1.0"
@@ -278,7 +284,7 @@ def test_a_clean_update_ends_on_its_branch_at_the_new_release(updated, name: str
     assert git_output(repository, "rev-parse", "main") == before[name].head
 
 
-def test_a_clean_update_keeps_what_the_team_owns(updated) -> None:
+def test_a_clean_update_keeps_what_the_team_owns(updated: Updated) -> None:
     _, copies, _ = updated
     payments = copies["payments-api"]
     assert (payments / "NOTES.md").read_text() == "The payments team's own notes.\n"
@@ -287,7 +293,7 @@ def test_a_clean_update_keeps_what_the_team_owns(updated) -> None:
 
 
 def test_a_conflicting_update_leaves_main_untouched_and_the_attempt_on_its_branch(
-    updated,
+    updated: Updated,
 ) -> None:
     _, copies, before = updated
     billing = copies["billing-api"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pyte
@@ -46,7 +47,7 @@ class Terminal:
         # prompt_toolkit asks where the cursor is (CPR) and, like a real terminal, the screen
         # answers. Without an answer it never learns the terminal's height and hides its bottom
         # toolbar, where a multi-select question shows its validation message.
-        self.screen.write_process_input = self.child.send
+        self.screen.write_process_input = self.child.send  # type: ignore[method-assign,assignment]
 
     # pexpect's logfile protocol: everything the program prints reaches the screen.
     def write(self, text: str) -> None:
@@ -73,11 +74,12 @@ class Terminal:
     def finish(self) -> int:
         self.child.expect(pexpect.EOF, timeout=120)
         self.child.close()
+        assert self.child.exitstatus is not None, "copier ended on a signal"
         return self.child.exitstatus
 
 
 @pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[callable]:
+def terminal(tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
     copier = shutil.which("copier")
     assert copier, "copier must be installed (uv sync)"
     started: list[Terminal] = []
@@ -94,8 +96,9 @@ def terminal(tmp_path: Path) -> Iterator[callable]:
             session.child.terminate(force=True)
 
 
-def _answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+def _answers(project: Path) -> dict[str, Any]:
+    answers: dict[str, Any] = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return answers
 
 
 def _common_start(term: Terminal, *, sizing_keys: str = ENTER) -> None:
@@ -121,7 +124,9 @@ def _default_options(term: Terminal, *, non_production: bool) -> None:
         term.answer("Run dev and staging on Fargate Spot", ENTER)  # yes
 
 
-def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Path) -> None:
+def test_one_environment_no_domain_with_a_refused_answer(
+    terminal: Callable[..., Terminal], tmp_path: Path
+) -> None:
     term = terminal()
     term.answer("Service name", "Orders_API" + ENTER)
     # Refused: the rule shows whole on one line, and the question is asked again.
@@ -154,7 +159,9 @@ def test_one_environment_no_domain_with_a_refused_answer(terminal, tmp_path: Pat
     assert "hosted_zone_id" not in answers
 
 
-def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path: Path) -> None:
+def test_three_environments_a_domain_and_an_imported_provider(
+    terminal: Callable[..., Terminal], tmp_path: Path
+) -> None:
     term = terminal()
     _common_start(term, sizing_keys=DOWN + DOWN + ENTER)  # large
     term.answer("name-only", "n")
@@ -207,7 +214,9 @@ def test_three_environments_a_domain_and_an_imported_provider(terminal, tmp_path
     assert environments.count("fargate_spot=True") == 2  # dev and staging, never prod
 
 
-def test_legacy_subject_skips_the_ids_and_a_shared_account(terminal, tmp_path: Path) -> None:
+def test_legacy_subject_skips_the_ids_and_a_shared_account(
+    terminal: Callable[..., Terminal], tmp_path: Path
+) -> None:
     term = terminal()
     _common_start(term)
     term.answer("name-only", "y")

@@ -102,7 +102,8 @@ def synthesize(project: Path, sizing: str | None = None) -> dict[str, dict[str, 
     command = ["uv", "run", "--no-sync", "python", str(SYNTH)] + ([sizing] if sizing else [])
     environment = {**os.environ, "PYTHONPATH": str(project)}
     result = run(command, project, environment=environment)
-    return json.loads(result.stdout)
+    templates: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    return templates
 
 
 def synced_templates(project: Path, *, locked: bool = True) -> dict[str, dict[str, Any]]:

@@ -37,8 +37,8 @@ def test_every_question_has_type_and_help() -> None:
 @pytest.mark.parametrize("fixture", PROJECTS)
 def test_render_has_every_phase_and_no_jinja(fixture: str, request: pytest.FixtureRequest) -> None:
     project: Path = request.getfixturevalue(fixture)
-    for path in ("app.py", "cdk.json", "package.json", "pyproject.toml", "service/Dockerfile"):
-        assert (project / path).is_file(), path
+    for name in ("app.py", "cdk.json", "package.json", "pyproject.toml", "service/Dockerfile"):
+        assert (project / name).is_file(), name
     for module in ("identity", "state", "network", "datastore", "compute", "sizing", "policy"):
         assert (project / "orders_api" / f"{module}.py").is_file(), module
     for path in project.rglob("*"):
@@ -66,7 +66,9 @@ def default_qualifier(service_name: str) -> str:
 
 
 @pytest.mark.parametrize("names", [("payments-service", "payments-search"), ("a-b", "ab")])
-def test_default_qualifiers_differ_for_different_services(copie: Any, names: tuple[str, str]):
+def test_default_qualifiers_differ_for_different_services(
+    copie: Any, names: tuple[str, str]
+) -> None:
     # Protects: two services never share a bootstrap stack by accident of their names.
     qualifiers = []
     for name in names:
@@ -100,8 +102,11 @@ def test_rendered_project_passes_its_own_checks(
     tests, synth = result.stdout.split("==> strict offline synth")
     # The CDK CLI logs to stderr, or to stdout when CI=true.
     synth += result.stderr
-    for hook in ("detect-secrets", "ruff format", "ruff check", "zizmor"):
+    hooks = ("detect-secrets", "ruff format", "ruff check", "zizmor", "mypy --strict")
+    for hook in hooks:
         assert re.search(rf"{hook}.*Passed", tests), hook
+    # Both type checks ran: the CDK app's and the sample service's.
+    assert len(re.findall(r"mypy --strict.*Passed", tests)) == 2
     assert " passed" in tests and "failed" not in tests
     assert "Successfully synthesized" in synth and "warning" not in synth.lower()
     assert (project / "cdk.out" / "OrdersApi-Prod-Compute.template.json").is_file()
@@ -248,18 +253,27 @@ def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> N
     assert not destination.exists() or not any(destination.iterdir())
 
 
-def test_pre_commit_hooks_catch_a_planted_key(copie: Any) -> None:
-    # Its own render: this test plants a key (the hooks passing is checked above).
+def test_pre_commit_hooks_catch_a_planted_key_and_a_wrong_type(copie: Any) -> None:
+    # Its own render: this test plants a key and a type error (the hooks passing on a clean
+    # render is checked above); `scripts/check` runs the same hooks first and stops on them.
     project = synced(Path(copie.copy(extra_answers=BASE_ANSWERS).project_dir))
-    hooks = ["uv", "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"]
     leaked = project / "orders_api" / "leaked.py"
     # AWS's documented example key, split so this file holds no key itself.
     leaked.write_text('SECRET_ACCESS_KEY = "' + "wJalrXUtnFEMI/K7MDENG/" + 'bPxRfiCYEXAMPLEKEY"\n')
+    # A task size as text where the compute stack passes a number: synth would not notice.
+    compute = project / "orders_api" / "compute.py"
+    source = compute.read_text()
+    assert "cpu=sizing.task_cpu," in source
+    compute.write_text(source.replace("cpu=sizing.task_cpu,", "cpu=str(sizing.task_cpu),", 1))
     run(["git", "add", "--all"], project)
-    caught = subprocess.run(hooks, cwd=project, capture_output=True, text=True, check=False)
+    caught = subprocess.run(
+        ["bash", "scripts/check"], cwd=project, capture_output=True, text=True, check=False
+    )
     assert caught.returncode != 0
     assert re.search(r"detect-secrets.*Failed", caught.stdout)
     assert "leaked.py" in caught.stdout
+    assert re.search(r"mypy --strict \(the CDK app.*Failed", caught.stdout)
+    assert re.search(r"orders_api/compute\.py:\d+: error: .*\[arg-type\]", caught.stdout)
 
 
 def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path) -> None:

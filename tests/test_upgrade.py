@@ -31,7 +31,8 @@ from .conftest import (
 
 
 def _answers(project: Path) -> dict[str, Any]:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+    answers: dict[str, Any] = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return answers
 
 
 def _files(project: Path) -> dict[str, str]:

@@ -26,19 +26,23 @@ def _github_files(project: Path) -> list[Path]:
     return sorted(p for p in (project / ".github").rglob("*.yml"))
 
 
-def _load(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+def _load(path: Path) -> dict[Any, Any]:
+    # YAML 1.1 reads a workflow's key `on` as the boolean True: keys are not all strings.
+    loaded: dict[Any, Any] = yaml.safe_load(path.read_text())
+    return loaded
 
 
-def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+def _steps(document: dict[Any, Any]) -> list[dict[str, Any]]:
     if "runs" in document:  # a composite action
-        return document["runs"]["steps"]
+        steps: list[dict[str, Any]] = document["runs"]["steps"]
+        return steps
     return [step for job in document.get("jobs", {}).values() for step in job.get("steps", [])]
 
 
 @pytest.fixture(params=PROJECTS)
 def project(request: pytest.FixtureRequest) -> Path:
-    return request.getfixturevalue(request.param)
+    project: Path = request.getfixturevalue(request.param)
+    return project
 
 
 def test_workflow_files_follow_the_answers(

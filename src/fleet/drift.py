@@ -79,10 +79,10 @@ def same_answers(rendered: bytes, current: bytes) -> bool:
     except yaml.YAMLError:
         return False
     if not isinstance(fresh, dict) or not isinstance(kept, dict):
-        return fresh == kept
+        return bool(fresh == kept)
     fresh.pop("_src_path", None)
     kept.pop("_src_path", None)
-    return fresh == kept
+    return bool(fresh == kept)
 
 
 def drift(repository: RenderedRepository, source: str) -> Drift:

@@ -10,7 +10,7 @@ rotation schedule waits for it.
 
 from pathlib import Path
 
-from aws_cdk import CfnResource, CustomResource, Duration, Stack
+from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -20,6 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .acknowledgements import FUNCTION_NETWORK_INTERFACES
+from .default_policy import default_policy, depend_on_policy_only
 from .log_groups import retained_log_group
 from .network import Network
 from .policy import acknowledge
@@ -74,7 +75,7 @@ class DatabaseUser(Construct):
                 resources=["*"],
             )
         )
-        acknowledge(role.node.find_child("DefaultPolicy"), FUNCTION_NETWORK_INTERFACES)
+        acknowledge(default_policy(role), FUNCTION_NETWORK_INTERFACES)
         master_secret.grant_read(role)
         user_secret.grant_read(role)
         log_group = retained_log_group(self, "Logs", retention=log_retention)
@@ -96,13 +97,8 @@ class DatabaseUser(Construct):
             # Manager and the RDS certificate authorities over the NAT gateways.
             security_groups=[network.rotation_security_group],
         )
-        # Lambda checks the network-interface permissions when it creates the function: CDK
-        # orders it after the role's policy, and after the role, which its Role property
-        # already implies (cfn-lint W3005).
-        cfn_function = function.node.default_child
-        cfn_policy = role.node.find_child("DefaultPolicy").node.default_child
-        assert isinstance(cfn_function, CfnResource) and isinstance(cfn_policy, CfnResource)
-        cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(cfn_policy)])
+        # Lambda checks the network-interface permissions when it creates the function.
+        depend_on_policy_only(function, role)
         self.resource = CustomResource(
             self,
             "Resource",

@@ -152,28 +152,32 @@ class Database(Construct):
         )
         # SecretRotation rather than instance.add_rotation_*(): the rotation's
         # security-group rule must use the network stack's literal port (see Network).
-        rotation = {
-            "target": _DatabaseTarget(network.database_connections),
-            "vpc": network.vpc,
-            "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            "security_group": network.rotation_security_group,
-            "automatically_after": ROTATION_INTERVAL,
-        }
-        secretsmanager.SecretRotation(
-            self,
-            "Rotation",
-            application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
-            secret=self.secret,
-            **rotation,
-        )
-        secretsmanager.SecretRotation(
-            self,
-            "AppRotation",
-            application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_MULTI_USER,
-            secret=self.app_secret,
-            master_secret=self.secret,
-            **rotation,
-        )
+        for construct_id, application, secret, master_secret in (
+            (
+                "Rotation",
+                secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+                self.secret,
+                None,
+            ),
+            (
+                "AppRotation",
+                secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_MULTI_USER,
+                self.app_secret,
+                self.secret,
+            ),
+        ):
+            secretsmanager.SecretRotation(
+                self,
+                construct_id,
+                application=application,
+                secret=secret,
+                master_secret=master_secret,
+                target=_DatabaseTarget(network.database_connections),
+                vpc=network.vpc,
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                security_group=network.rotation_security_group,
+                automatically_after=ROTATION_INTERVAL,
+            )
         # A first rotation starts when its schedule is created. The user must exist before the
         # application's, and the master password must not change while the custom resource
         # logs in with it to create the user.

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from .acknowledgements import DIFF_ROLE_READS_ITS_STACKS
 from .config import EnvironmentConfig, ServiceConfig
+from .default_policy import default_policy
 from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
 from .state import DEPLOY_BOOTSTRAP_ROLES, bootstrap_role_arn
@@ -158,7 +159,7 @@ class IdentityStack(PhaseStack):
                 max_session_duration=Duration.hours(1),
             )
             acknowledge(
-                diff.role.node.find_child("DefaultPolicy"),
+                default_policy(diff.role),
                 DIFF_ROLE_READS_ITS_STACKS,
                 resource=service.stacks_arn_pattern(environment),
             )

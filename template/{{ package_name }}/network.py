@@ -97,7 +97,11 @@ class Network(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            ip_addresses=FixedAddressPlan(ADDRESS_PLANS[address_plan], region_zones),
+            # jsii implements the interface by name: its Python signature names the request's
+            # fields as keywords, the runtime passes the request itself (a real gap of jsii).
+            ip_addresses=FixedAddressPlan(  # type: ignore[arg-type]
+                ADDRESS_PLANS[address_plan], region_zones
+            ),
             availability_zones=list(availability_zones),
             nat_gateways=min(nat_gateways, len(availability_zones)),
             # Strip the default security group's rules: nothing may use it by accident.

@@ -8,7 +8,7 @@ circuit breaker and health checks as any other, replaces every task with one tha
 value.
 """
 
-from aws_cdk import CfnResource, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 from constructs import Construct
 
 from .acknowledgements import STATE_MACHINE_TELEMETRY
+from .default_policy import default_policy, depend_on_policy_only
 from .log_groups import retained_log_group
 from .policy import acknowledge
 
@@ -67,15 +68,8 @@ class RollTasksOnSecretChange(Construct):
                 destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
         )
-        policy = self.state_machine.role.node.find_child("DefaultPolicy")
-        acknowledge(policy, STATE_MACHINE_TELEMETRY)
-        # CDK makes the state machine depend on its whole role; the role is already implied by
-        # the RoleArn reference (cfn-lint W3005): keep only the ordering after its policy.
-        machine = self.state_machine.node.default_child
-        assert isinstance(machine, CfnResource) and policy.node.default_child is not None
-        machine.add_override(
-            "DependsOn", [Stack.of(self).get_logical_id(policy.node.default_child)]
-        )
+        acknowledge(default_policy(self.state_machine.role), STATE_MACHINE_TELEMETRY)
+        depend_on_policy_only(self.state_machine, self.state_machine.role)
         self.rule = events.Rule(
             self,
             "SecretChanged",

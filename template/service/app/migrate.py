@@ -184,7 +184,9 @@ def _upgrade(connection: Connection, config: Config, script: ScriptDirectory) ->
     def record(*, step: MigrationInfo, **_: Any) -> None:
         revision = step.up_revision_id or ""
         applied.append(revision)
-        doc = step.up_revision.doc if step.up_revision is not None else ""
+        # Script revisions carry their docstring's first line; Alembic types the attribute
+        # on the script's class only, not on the base it hands over here.
+        doc = str(getattr(step.up_revision, "doc", "") or "")
         log_event("migration_applied", revision=revision, description=doc)
 
     config.attributes.update(connection=connection, on_version_apply=[record])
