@@ -89,6 +89,12 @@ def test_docs_site_builds_strictly(tmp_path: Path) -> None:
     for adr in sorted((DOCS / "decisions").glob("0*.md")):
         assert f"decisions/{adr.name}" in nav, adr.name
         assert f"({adr.name})" in (DOCS / "decisions" / "README.md").read_text(), adr.name
+        # Each record says when it was decided and where it stands, as the template does.
+        head = adr.read_text().split("\n\n", 2)[1]
+        assert re.fullmatch(
+            r"- \*\*Date:\*\* \d{4}-\d{2}-\d{2}\n- \*\*Status:\*\* (proposed|accepted|superseded.*)",
+            head,
+        ), adr.name
 
 
 def example_environments(**answers: Any) -> list[dict[str, Any]]:
