@@ -30,6 +30,8 @@ class Acknowledgement:
     only_shifting_traffic: bool = False
     # Only where operators may open a shell in the tasks (enable_ecs_exec).
     only_with_ecs_exec: bool = False
+    # Only where the service runs this workload (config.Workload: api, worker, scheduled_job).
+    only_with_workload: str | None = None
     # The validation plugin that reports the finding: cdk-nag's pack, or CDK's own
     # CloudFormation rules ("CloudFormation-Validate").
     plugin: str = "AwsSolutions"
@@ -56,6 +58,7 @@ class Acknowledgement:
 ACCESS_LOG_BUCKET = Acknowledgement(
     finding="AwsSolutions-S1",
     construct="Compute / LoadBalancer / AccessLogs (S3 bucket)",
+    only_with_workload="api",
     reason=(
         "This bucket is the destination of the load balancer's access logs; logging access "
         "to it into yet another bucket would only move the finding there."
@@ -64,6 +67,7 @@ ACCESS_LOG_BUCKET = Acknowledgement(
 PUBLIC_LOAD_BALANCER = Acknowledgement(
     finding="AwsSolutions-EC23",
     construct="Network / LoadBalancerSecurityGroup",
+    only_with_workload="api",
     reason=(
         "The internet-facing load balancer is the service's public entrance: it must accept "
         "HTTP(S) from anywhere. It forwards only to the service's port."
@@ -71,7 +75,7 @@ PUBLIC_LOAD_BALANCER = Acknowledgement(
 )
 PLAIN_TASK_ENVIRONMENT = Acknowledgement(
     finding="AwsSolutions-ECS2",
-    construct="Compute / Service / TaskDefinition",
+    construct="Compute / each workload's TaskDefinition",
     reason=(
         "The plain environment holds only non-secret settings (endpoints, ports, names); "
         "every credential is injected from Secrets Manager through `secrets`."
@@ -79,7 +83,7 @@ PLAIN_TASK_ENVIRONMENT = Acknowledgement(
 )
 ECR_AUTHORIZATION_TOKEN = Acknowledgement(
     finding="AwsSolutions-IAM5[Resource::*]",
-    construct="Compute / Service / ExecutionRole / DefaultPolicy",
+    construct="Compute / each workload's ExecutionRole / DefaultPolicy",
     reason=(
         "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on "
         "'*'; every other statement of the execution role names its repository, log group "
@@ -155,6 +159,7 @@ TRAFFIC_SHIFT_DESCRIBES = Acknowledgement(
     finding="AwsSolutions-IAM5[Resource::*]",
     construct="Compute / Service / DeploymentRole / DefaultPolicy",
     only_shifting_traffic=True,
+    only_with_workload="api",
     reason=(
         "ECS shifts a release's traffic between the two target groups with this role: the "
         "Describe calls of Elastic Load Balancing have no resource-level permissions; every "
@@ -163,12 +168,22 @@ TRAFFIC_SHIFT_DESCRIBES = Acknowledgement(
 )
 ECS_EXEC_CHANNELS = Acknowledgement(
     finding="AwsSolutions-IAM5[Resource::*]",
-    construct="Compute / Service / TaskRole / DefaultPolicy",
+    construct="Compute / the API's and the worker's TaskRole / DefaultPolicy",
     only_with_ecs_exec=True,
     reason=(
         "ECS Exec's agent in the task opens its Session Manager channels (ssmmessages:*Channel) "
         "and finds its log group (logs:DescribeLogGroups): neither has resource-level "
         "permissions. Session logs go to one encrypted log group, decrypted by one key."
+    ),
+)
+JOB_DEAD_LETTERS = Acknowledgement(
+    finding="AwsSolutions-SQS3",
+    construct="Datastore / JobDeadLetters / Queue",
+    only_with_workload="scheduled_job",
+    reason=(
+        "This queue is itself a dead-letter queue: EventBridge Scheduler sends it the "
+        "scheduled jobs' invocations it could not deliver (the schedules' DeadLetterConfig, "
+        "which the rule does not read). Its redrive allow policy denies every source queue."
     ),
 )
 
@@ -198,9 +213,11 @@ ACKNOWLEDGEMENTS = (
     FUNCTION_NETWORK_INTERFACES,
     TRAFFIC_SHIFT_DESCRIBES,
     ECS_EXEC_CHANNELS,
+    JOB_DEAD_LETTERS,
 )
 
-# The most acknowledgements one environment may carry. Raise it only with a reviewer.
+# The most entries of the table one environment may carry (an entry applied to each
+# workload's task counts once). Raise it only with a reviewer.
 BUDGET = 13
 
 
@@ -214,6 +231,8 @@ def _applies_to(ack: Acknowledgement) -> str:
         return f"environments sized {' or '.join(shifting)} (canary or linear deploys)"
     if ack.only_with_ecs_exec:
         return "every environment, with ECS Exec"
+    if ack.only_with_workload:
+        return f"every environment, with the {ack.only_with_workload} workload"
     return "every environment"
 
 
@@ -231,7 +250,8 @@ wherever a fix is reasonable; these are the only ones acknowledged. Each sits on
 construct and is applied from one table, `{__package__}/acknowledgements.py`.
 
 A test (`tests/test_policy.py`) keeps this page, the table and the synthesized app in step, and
-keeps the number per environment at or below the budget: **{BUDGET}**.
+keeps the number of entries applied per environment at or below the budget: **{BUDGET}** (an
+entry on each workload's task counts once).
 Raising the budget, or adding a row, needs a security reviewer.
 
 | Finding | Construct | Applies to | Reason |
