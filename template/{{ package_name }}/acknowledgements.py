@@ -30,8 +30,9 @@ class Acknowledgement:
     only_shifting_traffic: bool = False
     # Only where operators may open a shell in the tasks (enable_ecs_exec).
     only_with_ecs_exec: bool = False
-    # Only where the service runs this workload (config.Workload: api, worker, scheduled_job).
-    only_with_workload: str | None = None
+    # Only where the service runs one of these workloads (config.Workload: api, worker,
+    # scheduled_job); empty for any.
+    only_with_workloads: tuple[str, ...] = ()
     # The validation plugin that reports the finding: cdk-nag's pack, or CDK's own
     # CloudFormation rules ("CloudFormation-Validate").
     plugin: str = "AwsSolutions"
@@ -58,7 +59,7 @@ class Acknowledgement:
 ACCESS_LOG_BUCKET = Acknowledgement(
     finding="AwsSolutions-S1",
     construct="Compute / LoadBalancer / AccessLogs (S3 bucket)",
-    only_with_workload="api",
+    only_with_workloads=("api",),
     reason=(
         "This bucket is the destination of the load balancer's access logs; logging access "
         "to it into yet another bucket would only move the finding there."
@@ -67,7 +68,7 @@ ACCESS_LOG_BUCKET = Acknowledgement(
 PUBLIC_LOAD_BALANCER = Acknowledgement(
     finding="AwsSolutions-EC23",
     construct="Network / LoadBalancerSecurityGroup",
-    only_with_workload="api",
+    only_with_workloads=("api",),
     reason=(
         "The internet-facing load balancer is the service's public entrance: it must accept "
         "HTTP(S) from anywhere. It forwards only to the service's port."
@@ -93,10 +94,12 @@ ECR_AUTHORIZATION_TOKEN = Acknowledgement(
 STATE_MACHINE_TELEMETRY = Acknowledgement(
     finding="AwsSolutions-IAM5[Resource::*]",
     construct="Compute / RollOnSecretChange / StateMachine / Role / DefaultPolicy",
+    only_with_workloads=("api", "worker"),
     reason=(
         "The task-rolling state machine's X-Ray tracing (xray:PutTraceSegments and friends) "
         "and its CloudWatch Logs delivery (logs:CreateLogDelivery and friends) have no "
-        "resource-level permissions; its one AWS call, ecs:UpdateService, names the service."
+        "resource-level permissions; its one kind of AWS call, ecs:UpdateService, names each "
+        "service it rolls."
     ),
 )
 DIFF_ROLE_READS_ITS_STACKS = Acknowledgement(
@@ -159,7 +162,7 @@ TRAFFIC_SHIFT_DESCRIBES = Acknowledgement(
     finding="AwsSolutions-IAM5[Resource::*]",
     construct="Compute / Service / DeploymentRole / DefaultPolicy",
     only_shifting_traffic=True,
-    only_with_workload="api",
+    only_with_workloads=("api",),
     reason=(
         "ECS shifts a release's traffic between the two target groups with this role: the "
         "Describe calls of Elastic Load Balancing have no resource-level permissions; every "
@@ -170,6 +173,7 @@ ECS_EXEC_CHANNELS = Acknowledgement(
     finding="AwsSolutions-IAM5[Resource::*]",
     construct="Compute / the API's and the worker's TaskRole / DefaultPolicy",
     only_with_ecs_exec=True,
+    only_with_workloads=("api", "worker"),
     reason=(
         "ECS Exec's agent in the task opens its Session Manager channels (ssmmessages:*Channel) "
         "and finds its log group (logs:DescribeLogGroups): neither has resource-level "
@@ -179,7 +183,7 @@ ECS_EXEC_CHANNELS = Acknowledgement(
 JOB_DEAD_LETTERS = Acknowledgement(
     finding="AwsSolutions-SQS3",
     construct="Datastore / JobDeadLetters / Queue",
-    only_with_workload="scheduled_job",
+    only_with_workloads=("scheduled_job",),
     reason=(
         "This queue is itself a dead-letter queue: EventBridge Scheduler sends it the "
         "scheduled jobs' invocations it could not deliver (the schedules' DeadLetterConfig, "
@@ -218,7 +222,7 @@ ACKNOWLEDGEMENTS = (
 
 # The most entries of the table one environment may carry (an entry applied to each
 # workload's task counts once). Raise it only with a reviewer.
-BUDGET = 13
+BUDGET = 14
 
 
 def _applies_to(ack: Acknowledgement) -> str:
@@ -229,10 +233,11 @@ def _applies_to(ack: Acknowledgement) -> str:
     if ack.only_shifting_traffic:
         shifting = [name for name, preset in SIZING_PRESETS.items() if preset.shifts_traffic]
         return f"environments sized {' or '.join(shifting)} (canary or linear deploys)"
+    workloads = " or ".join(ack.only_with_workloads)
     if ack.only_with_ecs_exec:
-        return "every environment, with ECS Exec"
-    if ack.only_with_workload:
-        return f"every environment, with the {ack.only_with_workload} workload"
+        return "every environment, with ECS Exec" + (f" ({workloads})" if workloads else "")
+    if workloads:
+        return f"every environment, with the {workloads} workload"
     return "every environment"
 
 
