@@ -89,23 +89,7 @@ class ComputeStack(PhaseStack):
         super().__init__(scope, phase=phase)
         self.load_balancer: LoadBalancer | None = None
         if service.runs("api"):
-            assert network.load_balancer_security_group is not None  # public_entry
-            self.load_balancer = LoadBalancer(
-                self,
-                "LoadBalancer",
-                vpc=network.vpc,
-                security_group=network.load_balancer_security_group,
-                load_balancer_name=service.resource_name(environment),
-                domain=environment.domain,
-                deletion_protection=environment.is_production,
-            )
-            WebFirewall(
-                self,
-                "Firewall",
-                load_balancer=self.load_balancer.alb,
-                name=service.resource_name(environment),
-                log_retention=environment.log_retention,
-            )
+            self.load_balancer = self._build_public_entry(service, environment, network)
         # "Service": the id the cluster and the API's resources had before the compute layer
         # was split; the API keeps them as the cluster's "Default" child (see web_service.py).
         self.cluster = ComputeCluster(
@@ -115,68 +99,23 @@ class ComputeStack(PhaseStack):
             fargate_spot=environment.fargate_spot,
             exec_log_retention=environment.log_retention if service.enable_ecs_exec else None,
         )
-        sizing = environment.sizing
         runtime = self._runtime(service, environment, database, cache)
-        queue_environment = {} if work_queue is None else {"QUEUE_URL": work_queue.queue.queue_url}
-        self.api: LoadBalancedService | None = None
-        if self.load_balancer is not None:
-            self.api = LoadBalancedService(
-                self.cluster,
-                "Default",
-                cluster=self.cluster,
-                runtime=runtime,
-                cpu=sizing.task_cpu,
-                memory_mib=sizing.task_memory_mib,
-                endpoints=HttpEndpoints(
-                    port=service.container_port,
-                    health_check_path=service.health_check_path,
-                    readiness_path=service.readiness_path,
-                ),
-                security_group=network.service_security_group,
-                listener=self.load_balancer.listener,
-                deployment=sizing.deployment,
-                task_count=TaskCount(minimum=sizing.task_min_count, maximum=sizing.task_max_count),
-                # With a worker, the API may send it work (and only send).
-                environment=queue_environment,
-            )
-            if work_queue is not None:
-                work_queue.allow_sending(self.api.task.task_role)
-        self.worker: QueueWorker | None = None
-        if work_queue is not None:
-            self.worker = QueueWorker(
-                self,
-                "Worker",
-                cluster=self.cluster,
-                runtime=runtime,
-                cpu=sizing.task_cpu,
-                memory_mib=sizing.task_memory_mib,
-                work_queue=work_queue,
-                security_group=network.service_security_group,
-                task_count=TaskCount(
-                    minimum=sizing.worker_min_count, maximum=sizing.worker_max_count
-                ),
-            )
-        self.jobs: dict[str, ScheduledJob] = {}
-        if job_dead_letters is not None:
-            for job in service.scheduled_jobs:
-                self.jobs[job.name] = ScheduledJob(
-                    self,
-                    f"Job{job.construct_id}",
-                    cluster=self.cluster,
-                    runtime=runtime,
-                    cpu=sizing.task_cpu,
-                    memory_mib=sizing.task_memory_mib,
-                    command=("python", "-m", job.module),
-                    schedule=job.schedule,
-                    timezone=job.timezone,
-                    enabled=job.enabled,
-                    security_group=network.service_security_group,
-                    dead_letters=job_dead_letters,
-                    description=f"{service.name} {environment.name}: python -m {job.module}",
-                )
-        services = [
-            workload.service for workload in (self.api, self.worker) if workload is not None
-        ]
+        self.api = (
+            None
+            if self.load_balancer is None
+            else self._build_api(service, environment, network, runtime, work_queue)
+        )
+        self.worker = (
+            None
+            if work_queue is None
+            else self._build_worker(environment, network, runtime, work_queue)
+        )
+        self.jobs = (
+            {}
+            if job_dead_letters is None
+            else self._build_jobs(service, environment, network, runtime, job_dead_letters)
+        )
+        services = [workload.service for workload in (self.api, self.worker) if workload]
         rollout = (
             RollTasksOnSecretChange(
                 self,
@@ -193,6 +132,111 @@ class ComputeStack(PhaseStack):
             service, environment, database, cache, rollout, work_queue, job_dead_letters
         )
         self._add_outputs(network)
+
+    def _build_public_entry(
+        self, service: ServiceConfig, environment: EnvironmentConfig, network: Network
+    ) -> LoadBalancer:
+        """The API's load balancer, behind WAF."""
+        assert network.load_balancer_security_group is not None  # a service with an API
+        load_balancer = LoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=network.vpc,
+            security_group=network.load_balancer_security_group,
+            load_balancer_name=service.resource_name(environment),
+            domain=environment.domain,
+            deletion_protection=environment.is_production,
+        )
+        WebFirewall(
+            self,
+            "Firewall",
+            load_balancer=load_balancer.alb,
+            name=service.resource_name(environment),
+            log_retention=environment.log_retention,
+        )
+        return load_balancer
+
+    def _build_api(
+        self,
+        service: ServiceConfig,
+        environment: EnvironmentConfig,
+        network: Network,
+        runtime: TaskRuntime,
+        work_queue: WorkQueue | None,
+    ) -> LoadBalancedService:
+        """The API behind the listener; with a worker, it may send it work (and only send)."""
+        assert self.load_balancer is not None
+        sizing = environment.sizing
+        api = LoadBalancedService(
+            self.cluster,
+            "Default",
+            cluster=self.cluster,
+            runtime=runtime,
+            cpu=sizing.task_cpu,
+            memory_mib=sizing.task_memory_mib,
+            endpoints=HttpEndpoints(
+                port=service.container_port,
+                health_check_path=service.health_check_path,
+                readiness_path=service.readiness_path,
+            ),
+            security_group=network.service_security_group,
+            listener=self.load_balancer.listener,
+            deployment=sizing.deployment,
+            task_count=TaskCount(minimum=sizing.task_min_count, maximum=sizing.task_max_count),
+            environment={} if work_queue is None else {"QUEUE_URL": work_queue.queue.queue_url},
+        )
+        if work_queue is not None:
+            work_queue.allow_sending(api.task.task_role)
+        return api
+
+    def _build_worker(
+        self,
+        environment: EnvironmentConfig,
+        network: Network,
+        runtime: TaskRuntime,
+        work_queue: WorkQueue,
+    ) -> QueueWorker:
+        sizing = environment.sizing
+        return QueueWorker(
+            self,
+            "Worker",
+            cluster=self.cluster,
+            runtime=runtime,
+            cpu=sizing.task_cpu,
+            memory_mib=sizing.task_memory_mib,
+            work_queue=work_queue,
+            security_group=network.service_security_group,
+            task_count=TaskCount(minimum=sizing.worker_min_count, maximum=sizing.worker_max_count),
+        )
+
+    def _build_jobs(
+        self,
+        service: ServiceConfig,
+        environment: EnvironmentConfig,
+        network: Network,
+        runtime: TaskRuntime,
+        dead_letters: JobDeadLetters,
+    ) -> dict[str, ScheduledJob]:
+        """One task definition and schedule per configured job, by the job's name."""
+        sizing = environment.sizing
+        return {
+            job.name: ScheduledJob(
+                self,
+                f"Job{job.construct_id}",
+                cluster=self.cluster,
+                runtime=runtime,
+                cpu=sizing.task_cpu,
+                memory_mib=sizing.task_memory_mib,
+                command=("python", "-m", job.module),
+                schedule=job.schedule,
+                timezone=job.timezone,
+                enabled=job.enabled,
+                security_group=network.service_security_group,
+                dead_letters=dead_letters,
+                description=f"{service.name} {environment.name}: python -m {job.module}",
+            )
+            for job in service.scheduled_jobs
+        }
 
     def _runtime(
         self,
