@@ -36,9 +36,11 @@ SERVICE_OF_TYPE_NAMESPACE: dict[str, str] = {
     "AWS::RDS": "rds",
     "AWS::Route53": "route53",
     "AWS::S3": "s3",
+    "AWS::Scheduler": "scheduler",
     "AWS::SecretsManager": "secretsmanager",  # pragma: allowlist secret
     "AWS::Serverless": "serverlessrepo",
     "AWS::SNS": "sns",
+    "AWS::SQS": "sqs",
     "AWS::StepFunctions": "states",
     "AWS::WAFv2": "wafv2",
     # Custom resources run a Lambda function of the same stack.
