@@ -64,6 +64,13 @@ def run(
     return result
 
 
+def readme_bash_blocks(section: str) -> list[str]:
+    """The ```bash blocks of one section of the template's README, in order."""
+    readme = (TEMPLATE / "README.md").read_text()
+    body = readme.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", body, re.DOTALL)
+
+
 @functools.cache
 def synced(project: Path) -> Path:
     """`git init` and `uv sync` a rendered project once, however many tests need it: what the

@@ -21,6 +21,7 @@ from .conftest import (
     TEMPLATE,
     extension,
     load_module,
+    readme_bash_blocks,
     run,
     synced,
 )
@@ -105,10 +106,11 @@ def test_rendered_project_passes_its_own_checks(
     # scripts/check is what the project's CI and its developers run: the pre-commit hooks
     # (secret scan, ruff format and check, zizmor) over every file, its pytest, the pinned CDK
     # CLI's strict offline synth, and cfn-lint, which fails on any error or warning.
-    project = synced(request.getfixturevalue(fixture))
-    run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], project)  # the shipped lock
-    run(["git", "add", "--all"], project)  # pre-commit checks the files git tracks
-    result = run(["bash", "scripts/check"], project)
+    # As the template's README writes it (git init, git add, uv sync --locked, npm ci, then
+    # scripts/check): tests/test_readme.py proves its render is the default project.
+    _, check = readme_bash_blocks("Render an example service")
+    project = request.getfixturevalue(fixture)
+    result = run(["bash", "-euo", "pipefail", "-c", check], project, timeout=900)
     tests, synth = result.stdout.split("==> strict offline synth")
     # The CDK CLI logs to stderr, or to stdout when CI=true.
     synth += result.stderr
