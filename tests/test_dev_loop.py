@@ -25,7 +25,7 @@ import pexpect
 import pytest
 import yaml
 
-from .conftest import GENERATED, run
+from .conftest import GENERATED, uv_sync
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 
@@ -123,7 +123,7 @@ def project(default_project: Path) -> Iterator[Path]:
     them private again whenever a session starts), so then the run uses a copy of the render
     in a folder that user can reach: the same files, not a new render."""
     if os.geteuid() != 0:
-        run(["uv", "sync", "--locked", "--quiet"], default_project / "service")
+        uv_sync(default_project / "service")
         yield default_project
         shutil.rmtree(default_project / ".dev", ignore_errors=True)
         return
@@ -132,7 +132,7 @@ def project(default_project: Path) -> Iterator[Path]:
         reachable.chmod(0o711)
         copy = reachable / default_project.name
         shutil.copytree(default_project, copy, ignore=shutil.ignore_patterns(*GENERATED))
-        run(["uv", "sync", "--locked", "--quiet"], copy / "service")
+        uv_sync(copy / "service")
         yield copy
     finally:
         shutil.rmtree(reachable)

@@ -6,6 +6,7 @@ proves the clone renders exactly that project, file for file."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -16,13 +17,14 @@ ANSWERS_FILE = ".copier-answers.yml"
 
 
 def _files(project: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(project)): path.read_bytes()
-        for path in sorted(project.rglob("*"))
-        if path.is_file()
-        and not GENERATED & set(path.relative_to(project).parts)
-        and path.name != ANSWERS_FILE
-    }
+    found = {}
+    for folder, directories, names in os.walk(project):
+        directories[:] = [name for name in directories if name not in GENERATED]
+        for name in names:
+            path = Path(folder, name)
+            if name not in GENERATED and name != ANSWERS_FILE:
+                found[str(path.relative_to(project))] = path.read_bytes()
+    return found
 
 
 def test_example_service_renders_from_a_clean_clone_as_written(

@@ -41,6 +41,7 @@ from .conftest import (
     render,
     run,
     synced,
+    uv_sync,
 )
 
 # Resources that hold data, or whose replacement moves what holds data.
@@ -111,7 +112,7 @@ def synthesize(project: Path, sizing: str | None = None) -> dict[str, dict[str, 
 
 def synced_templates(project: Path, *, locked: bool = True) -> dict[str, dict[str, Any]]:
     """`uv sync` a rendered project (as its lock file says), then synthesize it."""
-    run(["uv", "sync", "--quiet", *(["--locked"] if locked else [])], project)
+    uv_sync(project, locked=locked)
     return synthesize(project)
 
 

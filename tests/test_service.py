@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .conftest import run
+from .conftest import run, uv_sync
 
 # The integration tests that must have run, not been skipped (service/tests/test_integration.py).
 INTEGRATION_TESTS = {
@@ -74,7 +74,7 @@ def test_sample_service_suite_passes_with_its_integration_tests(
     # The large render runs every workload: the service, its worker and its job.
     service = large_project / "service"
     # --locked: the committed uv.lock must match pyproject.toml (the Dockerfile needs it too).
-    run(["uv", "sync", "--locked", "--quiet"], service)
+    uv_sync(service)
     report = tmp_path / "service-junit.xml"
     result = subprocess.run(
         [
@@ -106,7 +106,7 @@ def test_sample_service_suite_passes_with_its_integration_tests(
 
 def test_sample_service_image_is_linted_and_locked(default_project: Path) -> None:
     service = default_project / "service"
-    run(["uv", "sync", "--locked", "--quiet"], service)
+    uv_sync(service)
     run(["uv", "run", "--locked", "hadolint", "Dockerfile"], service)
     dockerfile = (service / "Dockerfile").read_text()
     # The lock is required (no optional glob) and enforced.

@@ -27,6 +27,7 @@ from .conftest import (
     data_arguments,
     render,
     run,
+    uv_sync,
 )
 
 
@@ -146,7 +147,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     for rejected in project.rglob("*.rej"):
         rejected.unlink()
     run(["git", "add", "--all"], project)
-    run(["uv", "sync", "--quiet", "--locked"], project)
+    uv_sync(project)
     run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], project)
     result = _check(project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
