@@ -218,10 +218,35 @@ def load_module(relative_path: str) -> Any:
 
 # The last commit of the template before its first release: what services out there run.
 PREVIOUS_RELEASE = "002b5a6"
-# The latest release as it shipped (its tag and commit): services rendered from it update to
-# this tree with copier alone. Move both to each release just tagged.
-LATEST_RELEASE = "1.1.0"
-LATEST_RELEASE_COMMIT = "ce5119c"
+
+
+def latest_release() -> tuple[str, str]:
+    """The newest release in CHANGELOG.md and the commit it shipped as: its tag when the
+    clone has it, else the commit that added its heading (the release commit)."""
+    changelog = (TEMPLATE / "CHANGELOG.md").read_text()
+    found = re.search(r"^## (\d+\.\d+\.\d+) ", changelog, re.MULTILINE)
+    assert found, "CHANGELOG.md has no release heading"
+    version = found.group(1)
+    tagged = subprocess.run(
+        ["git", "rev-parse", "--quiet", "--verify", f"refs/tags/{version}^{{commit}}"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if tagged.returncode == 0:
+        return version, tagged.stdout.strip()
+    added = run(
+        ["git", "log", "--reverse", "--format=%H", f"-S## {version} ", "--", "CHANGELOG.md"],
+        TEMPLATE,
+    ).stdout.split()
+    assert added, f"no commit added the heading of {version} to CHANGELOG.md"
+    return version, added[0]
+
+
+# The latest release as it shipped: services rendered from it update to this tree with
+# copier alone.
+LATEST_RELEASE, LATEST_RELEASE_COMMIT = latest_release()
 # This tree, as the release after it.
 _MAJOR, _MINOR = LATEST_RELEASE.split(".")[:2]
 NEXT_RELEASE = f"{_MAJOR}.{int(_MINOR) + 1}.0"
