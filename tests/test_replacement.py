@@ -101,13 +101,23 @@ def replacements(
     return found
 
 
-def synthesize(project: Path, sizing: str | None = None) -> dict[str, dict[str, Any]]:
-    """Every stack's template of a synced project, offline (production resized if asked)."""
-    command = ["uv", "run", "--no-sync", "python", str(SYNTH)] + ([sizing] if sizing else [])
+def _synth(project: Path, *sizings: str) -> Any:
+    command = ["uv", "run", "--no-sync", "python", str(SYNTH), *sizings]
     environment = {**os.environ, "PYTHONPATH": str(project)}
-    result = run(command, project, environment=environment)
-    templates: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    return json.loads(run(command, project, environment=environment).stdout)
+
+
+def synthesize(project: Path) -> dict[str, dict[str, Any]]:
+    """Every stack's template of a synced project, offline."""
+    templates: dict[str, dict[str, Any]] = _synth(project)
     return templates
+
+
+def synthesize_resized(project: Path, *sizings: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every stack's template of a synced project with production at each sizing, offline,
+    in one process."""
+    by_sizing: dict[str, dict[str, dict[str, Any]]] = _synth(project, *sizings)
+    return by_sizing
 
 
 def synced_templates(project: Path, *, locked: bool = True) -> dict[str, dict[str, Any]]:
@@ -210,10 +220,8 @@ def test_the_check_sees_a_replacement() -> None:
 
 
 def test_sizing_changes_replace_nothing(default_project: Path) -> None:
-    project = synced(default_project)
-    small = synthesize(project, "small")
-    medium = synthesize(project, "medium")
-    large = synthesize(project, "large")
+    resized = synthesize_resized(synced(default_project), "small", "medium", "large")
+    small, medium, large = resized["small"], resized["medium"], resized["large"]
     region = BASE_ANSWERS["aws_region"]
     for change, before, after in (
         ("small -> medium", small, medium),
