@@ -29,6 +29,7 @@ from .conftest import (
     run,
     uv_sync,
 )
+from .test_replacement import cdk_out_templates, replacements, synced_templates
 
 
 def _answers(project: Path) -> dict[str, Any]:
@@ -151,6 +152,13 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], project)
     result = _check(project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    # Deployed over the previous release's stacks (the same answers, before the team's work),
+    # what the check synthesized replaces no stateful resource, the new sizing included.
+    before = synced_templates(old, locked=False)  # the previous release locked nothing
+    after = cdk_out_templates(project)
+    assert set(before) <= set(after)
+    assert replacements(before, after, LEGACY_ANSWERS["aws_region"]) == []
 
 
 def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -> None:
