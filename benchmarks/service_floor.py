@@ -62,14 +62,16 @@ def create_floor(settings: Settings) -> Starlette:
 
 def main() -> None:
     settings = Settings.from_env()
-    # One process, as the sample with its default WEB_CONCURRENCY of 1; the same HTTP stack
-    # (uvicorn picks uvloop and httptools, as for the sample) and no server header either.
+    # One process, as the sample with its default WEB_CONCURRENCY of 1, on the same HTTP stack
+    # (uvicorn picks uvloop and httptools for both). Like the sample: no server header and no
+    # proxy headers middleware.
     uvicorn.run(
         create_floor(settings),
         host="127.0.0.1",
         port=settings.port,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,
         server_header=False,
     )
 
