@@ -4,8 +4,8 @@
 upsert of today's visits row returning `now()`, the same SQL) through the same pools, built by
 the sample's own factories from the same settings (sizes, timeouts, TLS, AUTH, the connection
 check), and answers the same JSON body, on Starlette and uvicorn. Nothing else: no access log,
-no middleware, no exception handlers, no health routes, no dependency monitor. What the sample
-spends beyond this is what its own code costs.
+no middleware or exception handlers of its own, no health routes, no dependency monitor. What
+the sample spends beyond this is what its own code costs.
 
     cd template/service && uv run python ../../benchmarks/service_floor.py   # reads the same env
 """
