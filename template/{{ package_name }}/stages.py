@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from aws_cdk import App, Environment
 
+from .compliance import acknowledge_pack_findings
 from .compute import ComputeStack
 from .config import EnvironmentConfig, ServiceConfig
 from .datastore import DatastoreStack
@@ -91,6 +92,12 @@ def add_environment(
         database=datastore.database,
         cache=datastore.cache,
     )
+    if service.compliance_packs:
+        acknowledge_pack_findings(
+            {"Identity": identity, "Network": network, "Datastore": datastore, "Compute": compute},
+            service=service,
+            environment=environment,
+        )
     return EnvironmentStacks(
         identity=identity, network=network, datastore=datastore, compute=compute
     )
