@@ -102,6 +102,8 @@ def large_project(copie_session: Any) -> Path:
         # Operations options: on-call by email and operator shells (ECS Exec).
         alarm_email="oncall@example.com",
         enable_ecs_exec=True,
+        # Every workload: the API, the queue worker and the first scheduled job.
+        workloads=["api", "worker", "scheduled_job"],
     )
 
 
@@ -109,8 +111,9 @@ def large_project(copie_session: Any) -> Path:
 def medium_project(copie_session: Any) -> Path:
     """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff,
     a repository that still presents GitHub's legacy (name-only) OIDC subject, Dependabot
-    with the weekly template-update check instead of Renovate, and x86_64 tasks with dev on
-    demand (the new services' defaults are arm64 and Spot outside production)."""
+    with the weekly template-update check instead of Renovate, x86_64 tasks with dev on
+    demand (the new services' defaults are arm64 and Spot outside production), and a queue
+    worker alone: no API, so no load balancer, certificate or WAF."""
     return copied(
         copie_session,
         sizing="medium",
@@ -124,6 +127,7 @@ def medium_project(copie_session: Any) -> Path:
         # What services rendered before the questions run: x86 tasks, dev on demand.
         cpu_architecture="x86_64",
         spot_in_non_production=False,
+        workloads=["worker"],
     )
 
 

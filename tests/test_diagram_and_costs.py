@@ -105,6 +105,7 @@ def test_price_table_states_its_source_and_date() -> None:
         "Fargate Spot (x86 and arm64):",
         "CloudWatch Logs ingestion:",
         "NAT gateways:",
+        "SQS standard queue requests",
     ):
         source = header.split(kind)[1].split("\n    - ")[0]
         assert re.search(r"\d{4}", source), f"{kind} names no date"
@@ -211,9 +212,11 @@ def test_diagram_follows_the_answers(
     assert [name for name, _ in subgraphs] == environments(project) == list(nat_gateways)
     for name, count in nat_gateways.items():
         body = chart.split(f'subgraph env_{name}["')[1].split("\n  end\n")[0]
-        # NAT gateways: min(preset, zones), each in its own zone, each the service's egress.
+        # NAT gateways: min(preset, zones), each in its own zone, each the tasks' egress (drawn
+        # from the API, or from the worker of a service without one).
         assert body.count('_nat[["NAT gateway"]]') == count, name
-        assert chart.count(f"env_{name}_service -. egress .->") == count
+        runner = "worker" if fixture == "medium_project" else "service"
+        assert chart.count(f"env_{name}_{runner} -. egress .->") == count
         zones = 3 if (name == "prod" and fixture != "default_project") else 2
         assert len(re.findall(r"subgraph env_\w+_\w+_\d\w\[", body)) == zones
         assert body.count("_public[") == body.count("_private[") == zones
@@ -230,9 +233,16 @@ def test_diagram_follows_the_answers(
     assert ('diff_workflow["diff.yml' in chart) is diff_role
     # Each service says what it runs on, and on Spot only outside production.
     architecture = "x86_64" if fixture == "medium_project" else "arm64"
-    services = re.findall(r'env_(\w+)_service\["Fargate( Spot)? service.*, (\w+)"\]', chart)
+    services = re.findall(
+        r'env_(\w+)_(?:service|worker)\["(?:Worker: )?Fargate( Spot)? service.*?, (\w+)(?:, on the backlog)?"\]',
+        chart,
+    )
+    # The medium render runs a worker alone; the large one an API and a worker.
+    per_environment = 2 if fixture == "large_project" else 1
     assert [(name, bool(spot), arch) for name, spot, arch in services] == [
-        (name, fixture == "large_project" and name != "prod", architecture) for name in nat_gateways
+        (name, fixture == "large_project" and name != "prod", architecture)
+        for name in nat_gateways
+        for _ in range(per_environment)
     ]
 
 
@@ -247,9 +257,12 @@ def test_cost_totals_add_up(fixture: str, request: pytest.FixtureRequest) -> Non
     assert not UNRENDERED.search(text)
     names = environments(project)
     assert list(tables) == [*names, "All"]
+    # The API's lines (load balancer, WAF, its tasks), the worker's (its tasks, SQS requests)
+    # and the jobs' (their tasks, Scheduler invocations) where the render runs them.
+    expected = {"default_project": 11, "medium_project": 10, "large_project": 15}[fixture]
     for name in names:
         lines = {k: v for k, v in tables[name].items() if k != "Total"}
-        assert len(lines) == 11, name
+        assert len(lines) == expected, name
         assert round(sum(lines.values()), 2) == tables[name]["Total"], name
         assert tables["All"][name] == tables[name]["Total"]
     assert round(sum(tables[name]["Total"] for name in names), 2) == tables["All"]["Total"]
@@ -265,13 +278,16 @@ def test_costs_follow_sizing_and_environments(default_project: Path, large_proje
     for item in ("NAT gateways", "Fargate tasks", "PostgreSQL instance", "Redis nodes"):
         assert large["prod"][item] > small["prod"][item], item
     # Each extra environment adds its own lines: dev and staging are small, in the same region,
-    # and run on Fargate Spot: only their Fargate line is below small production's.
+    # and run on Fargate Spot: only their Fargate line is below small production's. The large
+    # render's worker and job add their own lines.
     assert large["dev"] == large["staging"]
     spot, on_demand = large["dev"].pop("Fargate tasks"), dict(small["prod"])
     assert spot < on_demand.pop("Fargate tasks")
-    assert {k: v for k, v in large["dev"].items() if k != "Total"} == {
+    workloads = ("Worker tasks", "SQS requests", "Scheduled job tasks", "EventBridge Scheduler")
+    assert {k: v for k, v in large["dev"].items() if k != "Total" and k not in workloads} == {
         k: v for k, v in on_demand.items() if k != "Total"
     }
+    assert large["dev"]["Worker tasks"] < large["prod"]["Worker tasks"]
     assert large["All"]["Total"] == pytest.approx(
         large["prod"]["Total"] + 2 * large["staging"]["Total"], abs=0.01
     )
@@ -353,3 +369,37 @@ def test_unconfirmed_prices_are_marked(
         text = section(readme(project), "Monthly cost estimate")
         assert "†" not in text
         assert "checked on 2" in text and "AWS's on-demand price lists" in text
+
+
+def test_a_worker_alone_has_no_load_balancer_waf_or_their_addresses(
+    medium_project: Path, large_project: Path
+) -> None:
+    # Protects: the estimate and the diagram of a service without an API show no load
+    # balancer, WAF or load balancer addresses, and a worker's and a job's lines where they
+    # run, priced from the sourced table.
+    prices = extension("prices")
+    worker = costs(medium_project)
+    for name in ("dev", "prod"):
+        assert "Application Load Balancer" not in worker[name]
+        assert "AWS WAF" not in worker[name] and "Fargate tasks" not in worker[name]
+        assert worker[name]["Worker tasks"] > 0 and worker[name]["SQS requests"] > 0
+    # us-east-1: one address per NAT gateway (1 in small dev, 2 in medium prod).
+    assert worker["prod"]["Public IPv4 addresses"] == pytest.approx(2 * HOURS * 0.005, abs=0.01)
+    chart = mermaid(medium_project)
+    assert "_waf[" not in chart and "_alb[" not in chart and "internet -->" not in chart
+    assert "env_prod_queue -- receives --> env_prod_worker" in chart
+    text = section(readme(medium_project), "Monthly cost estimate")
+    assert "WAF" not in text.split("Assumed each month")[1].split("Not counted")[0]
+    large = costs(large_project)
+    sqs = float(prices.price("us-east-1", "sqs_million_requests"))
+    assert sqs == 0.40
+    assert large["prod"]["EventBridge Scheduler"] >= 0
+    assert large["prod"]["Scheduled job tasks"] > 0
+    large_chart = mermaid(large_project)
+    assert "env_prod_service -- sends --> env_prod_queue" in large_chart
+    assert "env_prod_scheduler -- runs --> env_prod_job" in large_chart
+    # Tokyo has no SQS or Scheduler price of its own yet: those lines are marked.
+    marked = re.findall(
+        r"^\| ([^|]+?) † \|", section(readme(large_project), "Monthly cost estimate"), re.MULTILINE
+    )
+    assert {"SQS requests", "EventBridge Scheduler"} <= set(marked)

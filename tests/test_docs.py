@@ -138,7 +138,30 @@ def test_architecture_page_shows_the_example_diagram() -> None:
         "fixed",
         "arm64",
     )
-    assert diagram.strip() in (DOCS / "architecture.md").read_text()
+    page = (DOCS / "architecture.md").read_text()
+    assert diagram.strip() in page
+    # The same service with every workload, between the page's generated markers.
+    every_workload = extension("diagram").architecture(
+        "orders-api",
+        "acme/orders-api",
+        True,
+        "ap-northeast-1",
+        zones,
+        example_environments(),
+        "fixed",
+        "arm64",
+        ["api", "worker", "scheduled_job"],
+        "daily_report",
+        "cron(0 3 * * ? *)",
+    )
+    expected = GENERATED.sub(
+        lambda match: f"{match[1]}\n{every_workload.strip()}\n\n{match[4]}", page
+    )
+    if os.environ.get("UPDATE_DOCS") == "1":
+        (DOCS / "architecture.md").write_text(expected)
+    assert page == expected, (
+        "docs/architecture.md is stale: UPDATE_DOCS=1 uv run pytest tests/test_docs.py"
+    )
 
 
 GENERATED = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
@@ -162,6 +185,9 @@ def test_costs_page_shows_the_price_table_and_example_estimates() -> None:
             example_environments(), "ap-northeast-1", 3, "arm64"
         ),
         "three_environments": prices.cost_estimate(large, "us-east-1", 3, "arm64"),
+        "all_workloads": prices.cost_estimate(
+            large, "us-east-1", 3, "arm64", ["api", "worker", "scheduled_job"]
+        ),
     }
     path = DOCS / "costs.md"
     page = path.read_text()

@@ -109,10 +109,12 @@ def _common_start(term: Terminal, *, sizing_keys: str = ENTER) -> None:
     term.answer("GitHub repository (owner/name)", "acme/orders-api" + ENTER)
 
 
-def _default_options(term: Terminal, *, non_production: bool) -> None:
+def _default_options(term: Terminal, *, non_production: bool, api: bool = True) -> None:
     """The last questions, each answered with its default (the PR diff: yes; arm64; Spot
-    outside production, asked only when there are other environments)."""
-    term.answer("liveness path", ENTER)
+    outside production, asked only when there are other environments; the liveness path only
+    with an API)."""
+    if api:
+        term.answer("liveness path", ENTER)
     term.answer("Qualifier of this service's CDK bootstrap", ENTER)
     term.answer("How production's subnets are numbered", ENTER)  # fixed
     term.answer("What keeps dependencies and this template current", ENTER)  # renovate
@@ -144,6 +146,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     term.answer("numeric id of the repository's owner", "1234567" + ENTER)
     term.answer("numeric id of the repository (the second", "7654321" + ENTER)
     term.answer("Environments, deployed in the order", ENTER)
+    term.answer("What the service runs", ENTER)  # the API alone
     term.answer("public domain of production", ENTER)
     term.answer("one GitHub OIDC provider per account", "n")
     _default_options(term, non_production=False)
@@ -157,6 +160,8 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert answers["environments"] == ["prod"]
     assert (answers["github_owner_id"], answers["github_repository_id"]) == ("1234567", "7654321")
     assert "hosted_zone_id" not in answers
+    assert answers["workloads"] == ["api"]
+    assert "job_name" not in answers and "scheduled job" not in term.transcript
 
 
 def test_three_environments_a_domain_and_an_imported_provider(
@@ -175,6 +180,17 @@ def test_three_environments_a_domain_and_an_imported_provider(
     assert "same as prod; sharing is off" in line
     term.child.send(BACKSPACE * 12 + "210987654321" + ENTER)
     term.answer("account id of staging", "210987654322" + ENTER)
+    # The worker and the scheduled job join the preselected API.
+    term.answer("What the service runs", DOWN + SPACE + DOWN + SPACE + ENTER)
+    # Its name replaces the default (daily_report), first with a refused one.
+    term.answer("first scheduled job's name", BACKSPACE * 12 + "nightly-cleanup" + ENTER)
+    line = term.wait_for_line("Validation error for question 'job_name'")
+    assert "a-z 0-9 _, letter first" in line
+    term.child.send(BACKSPACE * len("nightly-cleanup") + "nightly_cleanup" + ENTER)
+    term.answer("When it runs, in UTC", BACKSPACE * 20 + "cron(0 4 * * * *)" + ENTER)
+    line = term.wait_for_line("Validation error for question 'job_schedule'")
+    assert "cron: ? in exactly one day field" in line
+    term.child.send(BACKSPACE * 20 + "rate(6 hours)" + ENTER)
     term.answer("public domain of production", "orders.example.com" + ENTER)
     # The question that used to crash: its prompt shows, with no default to fail.
     term.answer("hosted zone id", "Z0123456789ABCDEFGHIJ" + ENTER)
@@ -209,6 +225,10 @@ def test_three_environments_a_domain_and_an_imported_provider(
     assert answers["enable_pr_diff"] is False
     assert (answers["alarm_email"], answers["enable_ecs_exec"]) == ("oncall@example.com", True)
     assert (answers["cpu_architecture"], answers["spot_in_non_production"]) == ("x86_64", True)
+    assert answers["workloads"] == ["api", "worker", "scheduled_job"]
+    assert (answers["job_name"], answers["job_schedule"]) == ("nightly_cleanup", "rate(6 hours)")
+    jobs = tmp_path / "orders-api" / "service" / "app" / "jobs"
+    assert (jobs / "nightly_cleanup.py").is_file()
     environments = (tmp_path / "orders-api" / "orders_api" / "environments.py").read_text()
     assert 'cpu_architecture="x86_64"' in environments
     assert environments.count("fargate_spot=True") == 2  # dev and staging, never prod
@@ -230,16 +250,24 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(
     term.child.send(SPACE + UP + UP + SPACE + ENTER)
     term.answer("May dev or staging use production's AWS account?", "y")
     term.answer("account id of dev", "123456789012" + ENTER)
-    term.answer("public domain of production", ENTER)
+    # A worker alone: the API is unselected; without any workload Enter is refused first.
+    term.answer("What the service runs", SPACE + ENTER)
+    line = term.wait_for_line("Validation error for question 'workloads'")
+    assert "pick at least one" in line
+    term.child.send(DOWN + SPACE + ENTER)
+    # No API: no domain and no liveness path are asked.
     term.answer("one GitHub OIDC provider per account", "n")
-    _default_options(term, non_production=True)
+    _default_options(term, non_production=True, api=False)
     assert term.finish() == 0, term.transcript[-2000:]
     assert "numeric id" not in term.transcript
+    assert "public domain" not in term.transcript and "liveness path" not in term.transcript
     project = tmp_path / "orders-api"
     answers = _answers(project)
     assert answers["github_legacy_subject"] is True
     assert "github_owner_id" not in answers
     assert (answers["cpu_architecture"], answers["spot_in_non_production"]) == ("arm64", True)
+    assert answers["workloads"] == ["worker"]
+    assert "domain_name" not in answers and "health_check_path" not in answers
     environments = (project / "orders_api" / "environments.py").read_text()
     assert "owner_id=None" in environments
     # One account, two bootstrap stacks: dev cannot assume prod's bootstrap roles.

@@ -8,8 +8,10 @@ service deploys before and after an update and compare every stateful resource:
   release through the real CLI, with the same answers;
 - a service of the latest release as it shipped (small, and large with three environments),
   updated to this tree with copier alone, as Renovate and `fleet` do: it keeps the x86 tasks
-  and on-demand capacity it ran; then the large one opts into Graviton and Fargate Spot
-  (`--data cpu_architecture=arm64 --data spot_in_non_production=true`);
+  and on-demand capacity it ran, and the API alone; then the large one opts into Graviton,
+  Fargate Spot and the two other workloads (`--data cpu_architecture=arm64 --data
+  spot_in_non_production=true --data 'workloads=[api, worker, scheduled_job]'`): its queues
+  and jobs are added beside the API, whose ECS service is updated in place;
 - this release's small sizing, then medium, then large (a changed `sizing` answer). Going down
   removes the third zone's subnets, and is documented as a move that needs a plan.
 """
@@ -53,6 +55,7 @@ STATEFUL_TYPES = {
     "AWS::S3::Bucket",
     "AWS::SecretsManager::Secret",
     "AWS::Logs::LogGroup",
+    "AWS::SQS::Queue",
 }
 SYNTH = Path(__file__).with_name("synth_templates.py")
 
@@ -112,27 +115,56 @@ def synced_templates(project: Path, *, locked: bool = True) -> dict[str, dict[st
     return synthesize(project)
 
 
-# What an existing service re-answers to run on Graviton, and on Spot outside production.
-OPT_IN = {"cpu_architecture": "arm64", "spot_in_non_production": "true"}
+# What an existing service re-answers to run on Graviton, on Spot outside production, and a
+# worker and a scheduled job beside its API.
+OPT_IN = {
+    "cpu_architecture": "arm64",
+    "spot_in_non_production": "true",
+    "workloads": "[api, worker, scheduled_job]",
+}
 
 
 def _compute(templates: dict[str, dict[str, Any]]) -> dict[str, tuple[str, list[str] | None]]:
-    """Each Compute stack's task processor and the capacity providers its service names
-    (None: the FARGATE launch type)."""
+    """Each Compute stack's task processor and the capacity providers its services and job
+    schedules name (None: the FARGATE launch type), the same for every workload."""
     found = {}
     for stack, template in templates.items():
         resources = template.get("Resources", {}).values()
-        (task,) = [r for r in resources if r["Type"] == "AWS::ECS::TaskDefinition"] or [None]
-        if task is None:
+        tasks = [r for r in resources if r["Type"] == "AWS::ECS::TaskDefinition"]
+        if not tasks:
             continue
-        (service,) = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::Service"]
-        strategy = service.get("CapacityProviderStrategy")
-        assert (strategy is None) == (service.get("LaunchType") == "FARGATE"), stack
-        found[stack] = (
-            task["Properties"]["RuntimePlatform"]["CpuArchitecture"],
-            None if strategy is None else [item["CapacityProvider"] for item in strategy],
-        )
+        (architecture,) = {t["Properties"]["RuntimePlatform"]["CpuArchitecture"] for t in tasks}
+        runners = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::Service"] + [
+            r["Properties"]["Target"]["EcsParameters"]
+            for r in resources
+            if r["Type"] == "AWS::Scheduler::Schedule"
+        ]
+        capacities = set()
+        for runner in runners:
+            strategy = runner.get("CapacityProviderStrategy")
+            assert (strategy is None) == (runner.get("LaunchType") == "FARGATE"), stack
+            capacities.add(
+                None if strategy is None else tuple(item["CapacityProvider"] for item in strategy)
+            )
+        (capacity,) = capacities
+        found[stack] = (architecture, None if capacity is None else list(capacity))
     return found
+
+
+def _workloads(templates: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int, int]]:
+    """Each Compute stack's ECS services, task definitions and job schedules, counted."""
+    return {
+        stack: tuple(
+            sum(r["Type"] == kind for r in template["Resources"].values())
+            for kind in (
+                "AWS::ECS::Service",
+                "AWS::ECS::TaskDefinition",
+                "AWS::Scheduler::Schedule",
+            )
+        )
+        for stack, template in templates.items()
+        if stack.endswith("-Compute")
+    }
 
 
 def _service_replacements(
@@ -154,6 +186,13 @@ def _service_replacements(
                 if resource["Properties"].get(name) != new["Properties"].get(name):
                     found.append(f"{stack}/{logical_id}: {name}")
     return found
+
+
+def conflicted_files(project: Path) -> list[str]:
+    """Files of the last update left with conflict markers, or a rejected hunk beside them."""
+    changed = run(["git", "diff", "--name-only"], project).stdout.split()
+    found = [name for name in changed if CONFLICT.search((project / name).read_text())]
+    return found + [str(path) for path in project.rglob("*.rej")]
 
 
 def test_the_check_sees_a_replacement() -> None:
@@ -232,13 +271,17 @@ def test_updating_from_the_latest_release_replaces_nothing(
     updated = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert updated["cpu_architecture"] == "x86_64"
     assert updated.get("spot_in_non_production", False) is False
+    assert updated["workloads"] == ["api"]
+    assert set(_workloads(after).values()) == {(1, 1, 0)}
     assert _compute(after) == _compute(before)
     assert {platform for platform, _ in _compute(after).values()} == {"X86_64"}
     if sizing != "large":
         return
 
-    # Opting in, on a branch, re-answers two questions: the tasks move to arm64 (a new task
-    # definition) and dev and staging to Fargate Spot (an update of the service in place).
+    # Opting in, on a branch, re-answers three questions: the tasks move to arm64 (a new task
+    # definition), dev and staging to Fargate Spot (an update of the service in place), and a
+    # worker and a scheduled job join the API: their queues are new resources, the API's
+    # service and every stateful resource stay.
     commit(project, "template update")
     run([*COPIER, "update", "--skip-answered", "--defaults", *data_arguments(OPT_IN)], project)
     opted = synced_templates(project)
@@ -248,3 +291,13 @@ def test_updating_from_the_latest_release_replaces_nothing(
         stack: ("ARM64", None if stack.endswith("-Prod-Compute") else ["FARGATE_SPOT"])
         for stack in _compute(after)
     }
+    assert set(_workloads(opted).values()) == {(2, 3, 1)}
+    queues = [
+        r
+        for stack, template in opted.items()
+        if stack.endswith("-Datastore")
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SQS::Queue"
+    ]
+    assert len(queues) == 3 * 3  # per environment: the work queue, its dead letters, the jobs'
+    assert not conflicted_files(project)

@@ -1,7 +1,8 @@
 """The sample service of a rendered project: its own suite, integration tests included.
 
 The integration tests start real PostgreSQL and Redis servers (from their binaries; see
-service/README.md), so this needs them installed; `.ci/run` installs them on CI.
+service/README.md), so this needs them installed; `.ci/run` installs them on CI. The worker's
+run against moto's server mode, a local SQS-protocol server the tests start (not AWS).
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ INTEGRATION_TESTS = {
     "test_a_failing_revision_rolls_back_entirely_and_is_named",
     "test_revisions_before_the_failing_one_stay_applied",
     "test_a_database_ahead_of_the_code_is_left_alone",
+    # python -m app.worker against a local SQS-protocol server (service/tests/test_worker.py).
+    "test_the_worker_records_each_message_in_postgres_and_redis_then_deletes_it",
+    "test_long_work_keeps_the_message_invisible_until_it_is_deleted",
+    "test_a_message_that_keeps_failing_ends_in_the_dead_letter_queue",
+    "test_sigterm_finishes_the_message_in_hand_and_stops_polling",
+    # python -m app.jobs.<job_name> (service/tests/test_<job_name>.py).
+    "test_the_job_writes_its_report_from_postgres_to_redis_and_exits_0",
+    "test_a_real_run_while_the_lock_is_held_exits_0_without_work",
+    "test_the_job_exits_1_when_postgres_is_unreachable",
 }
 # The real processes with no server (service/tests/test_main.py, test_migrate.py).
 PROCESS_TESTS = {
@@ -41,6 +51,8 @@ PROCESS_TESTS = {
     "test_configuration_errors_exit_2_naming_the_variables",
     "test_a_new_revision_from_alembic_is_lint_clean",
     "test_offline_sql_needs_no_database",
+    "test_worker_configuration_errors_exit_2_naming_the_variables",
+    "test_job_configuration_errors_exit_2_naming_the_variables",
 }
 
 
@@ -57,9 +69,10 @@ def _outcomes(junit_xml: Path) -> dict[str, str]:
 
 
 def test_sample_service_suite_passes_with_its_integration_tests(
-    default_project: Path, tmp_path: Path
+    large_project: Path, tmp_path: Path
 ) -> None:
-    service = default_project / "service"
+    # The large render runs every workload: the service, its worker and its job.
+    service = large_project / "service"
     # --locked: the committed uv.lock must match pyproject.toml (the Dockerfile needs it too).
     run(["uv", "sync", "--locked", "--quiet"], service)
     report = tmp_path / "service-junit.xml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import keyword
 import re
 import subprocess
 import tomllib
@@ -13,7 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import BASE_ANSWERS, GENERATED, PROJECTS, TEMPLATE, load_module, run, synced
+from .conftest import (
+    BASE_ANSWERS,
+    GENERATED,
+    PROJECTS,
+    TEMPLATE,
+    extension,
+    load_module,
+    run,
+    synced,
+)
 
 # Jinja left behind; `${{ }}` is a GitHub Actions expression, not Jinja.
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%")
@@ -114,6 +124,7 @@ def test_rendered_project_passes_its_own_checks(
 
 ZONE = {"domain_name": "orders.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}
 DEV = {"environments": ["dev", "prod"], "dev_account_id": "210987654321"}
+JOB = {"workloads": ["scheduled_job"]}
 # (answers, the question refused, its rule, the value copier must name)
 BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
     (
@@ -192,6 +203,77 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
         "a name@domain address, or empty",
         "a@example.com,b@example.com",
     ),
+    ({"workloads": []}, "workloads", "pick at least one", "[]"),
+    ({**JOB, "job_name": "Daily"}, "job_name", "a-z 0-9 _, letter first", "Daily"),
+    ({**JOB, "job_name": "daily-report"}, "job_name", "a-z 0-9 _, letter first", "daily-report"),
+    ({**JOB, "job_name": "j" * 33}, "job_name", "at most 32 characters", "j" * 33),
+    ({**JOB, "job_name": "import"}, "job_name", "not a Python keyword", "import"),
+    (
+        {**JOB, "job_schedule": "every day"},
+        "job_schedule",
+        "give cron(...) or rate(...)",
+        "every day",
+    ),
+    (
+        {**JOB, "job_schedule": "at(2027-01-01T00:00:00)"},
+        "job_schedule",
+        "give cron(...) or rate(...)",
+        "at(2027-01-01T00:00:00)",
+    ),
+    (
+        {**JOB, "job_schedule": "cron(0 3 * * ?)"},
+        "job_schedule",
+        "cron needs 6 fields",
+        "cron(0 3 * * ?)",
+    ),
+    (
+        {**JOB, "job_schedule": "cron(0 3 * * * *)"},
+        "job_schedule",
+        "cron: ? in exactly one day field",
+        "cron(0 3 * * * *)",
+    ),
+    (
+        {**JOB, "job_schedule": "cron(0 3 ? * ? *)"},
+        "job_schedule",
+        "cron: ? in exactly one day field",
+        "cron(0 3 ? * ? *)",
+    ),
+    (
+        {**JOB, "job_schedule": "cron(0 3 * * ? $)"},
+        "job_schedule",
+        "cron: 0-9 A-Z , - * / ? L W # only",
+        "cron(0 3 * * ? $)",
+    ),
+    (
+        {**JOB, "job_schedule": "rate(2 weeks)"},
+        "job_schedule",
+        "rate(<n> minutes|hours|days)",
+        "rate(2 weeks)",
+    ),
+    (
+        {**JOB, "job_schedule": "rate(0 days)"},
+        "job_schedule",
+        "rate(<n> minutes|hours|days)",
+        "rate(0 days)",
+    ),
+    (
+        {**JOB, "job_schedule": "rate(1 hours)"},
+        "job_schedule",
+        "rate(1 hour), rate(2 hours)",
+        "rate(1 hours)",
+    ),
+    (
+        {**JOB, "job_schedule": "rate(5 minute)"},
+        "job_schedule",
+        "rate(1 hour), rate(2 hours)",
+        "rate(5 minute)",
+    ),
+    (
+        {**JOB, "job_schedule": "cron(" + "0," * 30 + "1 3 * * ? *)"},
+        "job_schedule",
+        "at most 64 characters",
+        "cron(" + "0," * 30 + "1 3 * * ? *)",
+    ),
     # Combinations that cannot work.
     ({**ZONE, "hosted_zone_id": "bad"}, "hosted_zone_id", "not a hosted zone id (Z...)", "bad"),
     (
@@ -206,6 +288,7 @@ BAD_CHOICES: list[tuple[dict[str, Any], str]] = [
     ({"sizing": "huge"}, r"'sizing': 'huge' is not in \['small', 'medium', 'large'\]"),
     ({"environments": ["qa", "prod"]}, r"'environments': 'qa' is not in"),
     ({"cpu_architecture": "amd64"}, r"'cpu_architecture': 'amd64' is not in \['arm64', 'x86_64'\]"),
+    ({"workloads": ["api", "cron"]}, r"'workloads': 'cron' is not in"),
 ]
 # What a terminal shows of a refusal: one line, cut at its width.
 TERMINAL_COLUMNS = 80
@@ -368,3 +451,30 @@ def test_database_and_cache_presets_stay_on_graviton() -> None:
     for name, preset in presets.items():
         assert re.fullmatch(r"(t|m|r)\d+g\.\w+", preset.database_instance_type), name
         assert re.fullmatch(r"cache\.(t|m|r)\d+g\.\w+", preset.cache_node_type), name
+
+
+def test_job_names_refuse_every_python_keyword() -> None:
+    # Protects: the validator's list is Python's (a job is `python -m app.jobs.<name>`).
+    listed = extension("validators").PYTHON_KEYWORDS
+    assert sorted(listed) == sorted(word for word in keyword.kwlist if word.islower())
+
+
+@pytest.mark.parametrize(
+    ("fixture", "worker", "job"),
+    [
+        ("default_project", False, False),
+        ("medium_project", True, False),
+        ("large_project", True, True),
+    ],
+)
+def test_the_sample_service_has_the_workloads_it_runs(
+    fixture: str, worker: bool, job: bool, request: pytest.FixtureRequest
+) -> None:
+    # Protects: the worker's and the job's code and tests come with the workload, and only
+    # with it; a job's module is named after its answer.
+    service = request.getfixturevalue(fixture) / "service"
+    assert (service / "app" / "worker.py").is_file() is worker
+    assert (service / "tests" / "test_worker.py").is_file() is worker
+    assert (service / "app" / "jobs" / "daily_report.py").is_file() is job
+    assert (service / "tests" / "test_daily_report.py").is_file() is job
+    assert (service / "app" / "jobs").exists() is job

@@ -243,6 +243,10 @@ class Children:
     def check(self) -> None:
         for child in self.started:
             if not child.running():
+                # Ctrl-C reaches the children and this process at nearly the same time (here
+                # through `uv run`, which forwards it): let it arrive, as KeyboardInterrupt,
+                # before calling a child that stopped on it a failure.
+                time.sleep(1.0)
                 raise DevError(
                     f"{child.name} exited (status {child.process.returncode}).{child.log_tail()}"
                 )

@@ -9,11 +9,15 @@ when one fires. They measure each target group on its own, so a canary that fail
 of the traffic still crosses the threshold. Thresholds come from the sizing (``sizing.py``),
 and every description is written from the numbers the alarm uses.
 
+With a worker, its queue is watched (dead letters, the oldest message's age) and its failed
+messages roll a release back; a scheduled job that stops with an error reaches the topic
+through an EventBridge rule on ECS's task events.
+
 One construct (``AlarmTopic``) holds the topic and every alarm; ``AlarmFactory`` makes one
 alarm that notifies it; one function per watched resource adds that resource's alarms.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
@@ -21,12 +25,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -50,6 +56,11 @@ DEPENDENCIES = ("postgres", "redis")
 DEPENDENCY_FAILURES = 3
 # The migration container's line when a revision fails (service/README.md, "Schema migrations").
 MIGRATION_FAILED = '{ $.event = "migration_failed" }'
+# The worker's line for a message it could not process (service/README.md, "Worker").
+MESSAGE_FAILED = '{ $.event = "message_failed" }'
+# Failed messages in a minute before a minute counts against a release: one bad message is
+# the message's problem, five are the code's.
+WORKER_DEPLOYMENT_MIN_FAILURES = 5
 
 
 def sustained(periods: int, period: Duration) -> str:
@@ -94,6 +105,32 @@ class AlarmTopic(Construct):
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self._key = key
+        self._events_allowed = False
+
+    def allow_event_rules(self) -> None:
+        """Let this account's EventBridge rules publish to the encrypted topic (once)."""
+        if self._events_allowed:
+            return
+        self._events_allowed = True
+        stack = Stack.of(self)
+        self._key.grant(
+            iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRulesOfThisAccount",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:aws:events:{stack.region}:{stack.account}:rule/*"
+                    },
+                },
+            )
+        )
 
 
 class AlarmFactory:
@@ -249,15 +286,16 @@ def load_balancer_alarms(
     )
 
 
-def service_alarms(factory: AlarmFactory, service: ecs.FargateService) -> None:
-    """The ECS service: tasks missing, and CPU at the autoscaling ceiling."""
+def service_alarms(factory: AlarmFactory, service: ecs.FargateService, *, prefix: str = "") -> None:
+    """An ECS service (the API's; the worker's with ``prefix`` "Worker"): tasks missing, and
+    CPU at its ceiling."""
     insights = {
         "ClusterName": service.cluster.cluster_name,
         "ServiceName": service.service_name,
     }
     missing_periods = 2
     factory.alarm(
-        "TasksBelowDesired",
+        f"{prefix}TasksBelowDesired",
         cloudwatch.MathExpression(
             expression="FILL(desired, 0) - FILL(running, 0)",
             using_metrics={
@@ -284,7 +322,7 @@ def service_alarms(factory: AlarmFactory, service: ecs.FargateService) -> None:
     )
     cpu_periods = 3
     factory.alarm(
-        "ServiceCpu",
+        f"{prefix}ServiceCpu",
         service.metric_cpu_utilization(period=FIVE_MINUTES),
         threshold=SERVICE_CPU_PERCENT,
         periods=cpu_periods,
@@ -329,18 +367,22 @@ def dependency_check_alarms(
         )
 
 
-def migration_alarm(factory: AlarmFactory, log_group: logs.ILogGroup, *, namespace: str) -> None:
-    """A schema migration that failed: the release stops and rolls back by itself, and this
-    says why, before anyone reads the deploy job's log."""
-    logs.MetricFilter(
-        factory.scope,
-        "MigrationFailedFilter",
-        log_group=log_group,
-        filter_pattern=logs.FilterPattern.literal(MIGRATION_FAILED),
-        metric_namespace=namespace,
-        metric_name="MigrationFailed",
-        metric_value="1",
-    )
+def migration_alarm(
+    factory: AlarmFactory, log_groups: Mapping[str, logs.ILogGroup], *, namespace: str
+) -> None:
+    """A schema migration that failed, in any workload's task (``log_groups`` by the prefix of
+    its filter's id: "" for the API's, "Worker", a job's name): a release stops and rolls back
+    by itself, a job's run fails, and this says why, before anyone reads the deploy job's log."""
+    for prefix, log_group in log_groups.items():
+        logs.MetricFilter(
+            factory.scope,
+            f"{prefix}MigrationFailedFilter",
+            log_group=log_group,
+            filter_pattern=logs.FilterPattern.literal(MIGRATION_FAILED),
+            metric_namespace=namespace,
+            metric_name="MigrationFailed",
+            metric_value="1",
+        )
     factory.alarm(
         "MigrationFailed",
         cloudwatch.Metric(
@@ -351,6 +393,137 @@ def migration_alarm(factory: AlarmFactory, log_group: logs.ILogGroup, *, namespa
             "A schema migration failed and the release is rolling back; the previous "
             "release keeps serving (README: Runbook, a migration fails)."
         ),
+    )
+
+
+def worker_deployment_alarm(
+    factory: AlarmFactory, log_group: logs.ILogGroup, *, namespace: str, alarm_name: str
+) -> DeploymentAlarms:
+    """What rolls a release of the worker back: its messages failing, counted from its
+    `message_failed` log lines. A fixed name, as the API's deployment alarms have."""
+    logs.MetricFilter(
+        factory.scope,
+        "WorkerMessageFailedFilter",
+        log_group=log_group,
+        filter_pattern=logs.FilterPattern.literal(MESSAGE_FAILED),
+        metric_namespace=namespace,
+        metric_name="WorkerMessageFailed",
+        metric_value="1",
+    )
+    periods = 2
+    alarm = factory.alarm(
+        "WorkerMessageFailures",
+        cloudwatch.Metric(
+            namespace=namespace,
+            metric_name="WorkerMessageFailed",
+            period=ONE_MINUTE,
+            statistic="Sum",
+        ),
+        threshold=WORKER_DEPLOYMENT_MIN_FAILURES,
+        periods=periods,
+        alarm_name=alarm_name,
+        description=(
+            f"The worker failed {WORKER_DEPLOYMENT_MIN_FAILURES} or more messages a minute "
+            f"{sustained(periods, ONE_MINUTE)} (a release in progress rolls back)."
+        ),
+    )
+    return DeploymentAlarms(names=(alarm_name,), alarms=(alarm,))
+
+
+def queue_alarms(
+    factory: AlarmFactory,
+    queue: sqs.IQueue,
+    dead_letters: sqs.IQueue,
+    thresholds: AlarmThresholds,
+) -> None:
+    """The worker's queue: messages that ended in the dead-letter queue, and a message that
+    has waited too long (the worker is down, stuck or far behind)."""
+    factory.alarm(
+        "WorkDeadLetters",
+        dead_letters.metric_approximate_number_of_messages_visible(
+            period=FIVE_MINUTES, statistic="Maximum"
+        ),
+        threshold=thresholds.queue_dead_letters,
+        description=(
+            f"The work queue's dead-letter queue holds {thresholds.queue_dead_letters} or more "
+            "messages: each failed every receive (README: Runbook, redrive the dead letters)."
+        ),
+    )
+    age_periods = 2
+    factory.alarm(
+        "WorkOldestMessage",
+        queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+        threshold=thresholds.queue_oldest_message_seconds,
+        periods=age_periods,
+        description=(
+            f"A message waited {thresholds.queue_oldest_message_seconds // 60} minutes or more "
+            f"in the work queue {sustained(age_periods, FIVE_MINUTES)}: the worker is down, "
+            "stuck or behind."
+        ),
+    )
+
+
+def job_dead_letter_alarm(
+    factory: AlarmFactory, dead_letters: sqs.IQueue, thresholds: AlarmThresholds
+) -> None:
+    """A scheduled run EventBridge Scheduler could not start, after its retries."""
+    factory.alarm(
+        "JobDeadLetters",
+        dead_letters.metric_approximate_number_of_messages_visible(
+            period=FIVE_MINUTES, statistic="Maximum"
+        ),
+        threshold=thresholds.queue_dead_letters,
+        description=(
+            f"{thresholds.queue_dead_letters} or more scheduled runs could not be started "
+            "(ecs:RunTask failed after the retries): see the jobs' dead-letter queue."
+        ),
+    )
+
+
+def job_failure_notification(
+    topic: AlarmTopic, *, job_name: str, task_definition_family: str, environment_name: str
+) -> events.CfnRule:
+    """A run of the job that stopped with an error: a container that exited non-zero (the job
+    itself, or its migrations), or a task that never started. ECS publishes each task's stop
+    as an `ECS Task State Change` event; this rule sends the job's failed ones to the alarm
+    topic, one message per failed run, with what ECS says about it."""
+    topic.allow_event_rules()
+    stack = Stack.of(topic)
+    family_arn = f"arn:aws:ecs:{stack.region}:{stack.account}:task-definition/"
+    return events.CfnRule(
+        topic,
+        f"{job_name.title().replace('_', '')}Failed",
+        description=f"A run of the scheduled job {job_name} stopped with an error",
+        event_pattern={
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Task State Change"],
+            "detail": {
+                "lastStatus": ["STOPPED"],
+                "taskDefinitionArn": [{"prefix": f"{family_arn}{task_definition_family}:"}],
+                "$or": [
+                    {"containers": {"exitCode": [{"anything-but": 0}]}},
+                    {"stopCode": ["TaskFailedToStart"]},
+                ],
+            },
+        },
+        targets=[
+            events.CfnRule.TargetProperty(
+                id="AlarmTopic",
+                arn=topic.topic.topic_arn,
+                input_transformer=events.CfnRule.InputTransformerProperty(
+                    input_paths_map={
+                        "task": "$.detail.taskArn",
+                        "reason": "$.detail.stoppedReason",
+                        "stopped": "$.detail.stoppedAt",
+                    },
+                    input_template=(
+                        f'"Scheduled job {job_name} failed in {environment_name} at <stopped>: '
+                        "<reason>. Task <task> (aws ecs describe-tasks shows each container's "
+                        'exit code; README: Runbook, a scheduled job fails)."'
+                    ),
+                ),
+            )
+        ],
     )
 
 

@@ -32,13 +32,22 @@ def applies(
         and (
             row.only_with_domain is None or row.only_with_domain == (environment.domain is not None)
         )
+        and (
+            not row.only_with_workloads
+            or any(workload in service.workloads for workload in row.only_with_workloads)
+        )
     )
 
 
 def constructs_at(stacks: Mapping[str, Stack], path: str) -> list[IConstruct]:
-    """The constructs at '<Phase>/<path in its stack>' ('*' within one path segment)."""
+    """The constructs at '<Phase>/<path in its stack>': '*' stands for part of one segment,
+    a leading '**/' for any number of segments ('**/DefaultPolicy': every construct of the
+    stack with that id)."""
     phase, relative = path.split("/", 1)
     stack = stacks[phase]
+    if relative.startswith("**/"):
+        name = relative.removeprefix("**/")
+        return [construct for construct in stack.node.find_all() if construct.node.id == name]
     pattern = f"{stack.node.path}/{relative}"
     depth = pattern.count("/")
     return [

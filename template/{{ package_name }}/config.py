@@ -4,6 +4,9 @@ The values come from ``environments.py`` (rendered from the template's answers);
 here reads the process environment or calls AWS.
 """
 
+import keyword
+import re
+import zoneinfo
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +18,14 @@ from .sizing import Sizing
 # The processor the service's tasks run on: AWS Graviton (arm64) or Intel/AMD (x86_64). The
 # task definition and the image it runs are built for it (compute.PLATFORMS).
 CpuArchitecture = Literal["arm64", "x86_64"]
+# What the service runs, all from one image: an HTTP API behind the load balancer, a worker
+# that consumes the service's SQS queue, and jobs EventBridge Scheduler starts on a schedule.
+Workload = Literal["api", "worker", "scheduled_job"]
+WORKLOADS: tuple[Workload, ...] = ("api", "worker", "scheduled_job")
+# EventBridge Scheduler's recurring expressions (the template's questions check the same).
+_CRON = re.compile(r"cron\((\S+ ){5}\S+\)")
+_RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (minute|hour|day)(?P<plural>s?)\)")
+_JOB_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +63,49 @@ class DomainConfig:
     domain_name: str
     hosted_zone_id: str
     hosted_zone_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledJobConfig:
+    """One job EventBridge Scheduler runs on a schedule: ``python -m app.jobs.<name>`` from the
+    service's image, as a task of its own. Add one entry per job to ``ServiceConfig``."""
+
+    # The module under service/app/jobs/, and the name of the job's resources.
+    name: str
+    # cron(minutes hours day-of-month month day-of-week year), ? in one of the day fields, or
+    # rate(<n> minute[s]|hour[s]|day[s]), evaluated in `timezone`.
+    schedule: str
+    # UTC: no daylight-saving jumps (a cron job in a zone with DST is skipped or run twice
+    # once a year), and the logs and metrics are in UTC too. Any IANA name works.
+    timezone: str = "UTC"
+    # False pauses the schedule on the next deploy (README: "Runbook").
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not _JOB_NAME.fullmatch(self.name) or keyword.iskeyword(self.name):
+            raise ValueError(f"job name {self.name!r}: a Python module name, a-z 0-9 _")
+        rate = _RATE.fullmatch(self.schedule)
+        if rate is None and not _CRON.fullmatch(self.schedule):
+            raise ValueError(f"job {self.name}: {self.schedule!r} is not cron(...) or rate(...)")
+        if rate is not None and (rate["value"] == "1") == (rate["plural"] == "s"):
+            raise ValueError(f"job {self.name}: rate(1 hour), rate(2 hours), not {self.schedule}")
+        if self.schedule.startswith("cron("):
+            day_fields = self.schedule[5:-1].split()[2::2][:2]
+            if day_fields.count("?") != 1:
+                raise ValueError(f"job {self.name}: ? in exactly one day field of a cron")
+        # UTC needs no time zone database (Windows has none without the tzdata package).
+        if self.timezone != "UTC" and self.timezone not in zoneinfo.available_timezones():
+            raise ValueError(f"job {self.name}: unknown time zone {self.timezone!r}")
+
+    @property
+    def module(self) -> str:
+        """'app.jobs.daily_report': what the job's container runs with `python -m`."""
+        return f"app.jobs.{self.name}"
+
+    @property
+    def construct_id(self) -> str:
+        """'DailyReport': the job's construct id (its resources' logical ids start with it)."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +168,10 @@ class ServiceConfig:
     # What the tasks run on, and what the image is built for. x86_64 is what services
     # rendered before the question ran; environments.py states it either way.
     cpu_architecture: CpuArchitecture = "x86_64"
+    # What runs: the API alone is what services rendered before the question ran.
+    workloads: tuple[Workload, ...] = ("api",)
+    # With "scheduled_job": one entry per job (python -m app.jobs.<name>).
+    scheduled_jobs: tuple[ScheduledJobConfig, ...] = ()
     # The sample service's readiness path: never reachable through the load balancer.
     readiness_path: str = "/ready"
     container_port: int = 8080
@@ -126,19 +184,35 @@ class ServiceConfig:
     compliance_packs: tuple[CompliancePack, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.compliance_packs:
-            return
-        # What the packs ask of every environment, and what no reviewer would acknowledge.
+        if not self.workloads or len(set(self.workloads)) != len(self.workloads):
+            raise ValueError(f"workloads: one or more of {', '.join(WORKLOADS)}, each once")
+        if ("scheduled_job" in self.workloads) != bool(self.scheduled_jobs):
+            raise ValueError("scheduled jobs are configured exactly when 'scheduled_job' runs")
+        names = [job.name for job in self.scheduled_jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"scheduled job names must differ: {', '.join(names)}")
+        if self.compliance_packs:
+            self._check_compliance_prerequisites()
+
+    def _check_compliance_prerequisites(self) -> None:
+        """What the packs ask of every environment, and what no reviewer would acknowledge."""
         without_backups = [env.name for env in self.environments if not env.backup_plan]
         if without_backups:
             raise ValueError(f"compliance packs need every database backed up: {without_backups}")
-        if any(env.is_production and env.domain is None for env in self.environments):
+        # Only the API has a load balancer, and so a listener that must serve HTTPS.
+        if self.runs("api") and any(
+            env.is_production and env.domain is None for env in self.environments
+        ):
             raise ValueError("compliance packs need HTTPS in production: give it a domain")
 
     @property
     def has_compliance_packs(self) -> bool:
         """Whether the fixes the packs ask for are built (decision 13 says which)."""
         return bool(self.compliance_packs)
+
+    def runs(self, workload: Workload) -> bool:
+        """Whether the service runs this workload (README: "Workloads")."""
+        return workload in self.workloads
 
     def stack_name(self, environment: EnvironmentConfig, phase: str) -> str:
         """'OrdersApi-Prod-Network': the stack id and CloudFormation name of a phase."""

@@ -1,4 +1,5 @@
-"""Phase 4a, data and persistence: RDS PostgreSQL and ElastiCache Redis.
+"""Phase 4a, data and persistence: RDS PostgreSQL and ElastiCache Redis, and the SQS queues
+of the worker and the scheduled jobs when the service runs them (``queues.py``).
 
 Both live in isolated subnets behind their own security groups, encrypted at rest and in
 transit, with credentials generated into Secrets Manager (encrypted with the stack's own
@@ -28,6 +29,7 @@ from .log_groups import retained_log_group
 from .network import Network
 from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
+from .queues import JobDeadLetters, WorkQueue
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 REDIS_ENGINE_VERSION = "7.1"
@@ -332,8 +334,32 @@ class DatastoreStack(PhaseStack):
             CfnOutput(self, "BackupVaultName", value=self.backup.vault.backup_vault_name)
         if not environment.sizing.database_multi_az:
             acknowledge(self.database.instance, SINGLE_AZ_DATABASE)
+        # The worker's queue and the jobs' dead letters hold messages: state, kept here.
+        self.work_queue = (
+            WorkQueue(
+                self,
+                "WorkQueue",
+                queue_name=service.resource_name(environment, "work"),
+                key=self.secrets_key,
+                max_receive_count=environment.sizing.queue_max_receive_count,
+            )
+            if service.runs("worker")
+            else None
+        )
+        self.job_dead_letters = (
+            JobDeadLetters(self, "JobDeadLetters", key=self.secrets_key)
+            if service.runs("scheduled_job")
+            else None
+        )
         # What the runbook's commands need (README: "Runbook").
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
         CfnOutput(self, "DatabaseAppSecretArn", value=self.database.app_secret.secret_arn)
         CfnOutput(self, "CacheAuthTokenSecretArn", value=self.cache.auth_token.secret_arn)
         CfnOutput(self, "CacheReplicationGroupId", value=self.cache.replication_group.ref)
+        if self.work_queue is not None:
+            CfnOutput(self, "WorkQueueUrl", value=self.work_queue.queue.queue_url)
+            dead_letters = self.work_queue.dead_letters
+            CfnOutput(self, "WorkDeadLetterQueueUrl", value=dead_letters.queue_url)
+            CfnOutput(self, "WorkDeadLetterQueueArn", value=dead_letters.queue_arn)
+        if self.job_dead_letters is not None:
+            CfnOutput(self, "JobDeadLetterQueueUrl", value=self.job_dead_letters.queue.queue_url)

@@ -37,6 +37,7 @@ SERVICE_OF_TYPE_NAMESPACE: dict[str, str] = {
     "AWS::RDS": "rds",
     "AWS::Route53": "route53",
     "AWS::S3": "s3",
+    "AWS::Scheduler": "scheduler",
     "AWS::SecretsManager": "secretsmanager",  # pragma: allowlist secret
     "AWS::Serverless": "serverlessrepo",
     "AWS::SNS": "sns",

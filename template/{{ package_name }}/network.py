@@ -93,6 +93,7 @@ class Network(Construct):
         database_port: int,
         cache_port: int,
         public_subnets_assign_public_ips: bool = True,
+        public_entry: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
@@ -139,12 +140,17 @@ class Network(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
 
-        self.load_balancer_security_group = ec2.SecurityGroup(
-            self,
-            "LoadBalancerSecurityGroup",
-            vpc=self.vpc,
-            description="Internet-facing load balancer: HTTP and HTTPS from anywhere",
-            allow_all_outbound=False,
+        # Only a service with an API has a load balancer (and so a way in from the internet).
+        self.load_balancer_security_group = (
+            ec2.SecurityGroup(
+                self,
+                "LoadBalancerSecurityGroup",
+                vpc=self.vpc,
+                description="Internet-facing load balancer: HTTP and HTTPS from anywhere",
+                allow_all_outbound=False,
+            )
+            if public_entry
+            else None
         )
         self.service_security_group = ec2.SecurityGroup(
             self,
@@ -184,16 +190,8 @@ class Network(Construct):
             default_port=ec2.Port.tcp(database_port),
         )
 
-        for port in (80, 443):
-            self.load_balancer_security_group.add_ingress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"Internet to the load balancer ({port})"
-            )
-        acknowledge(self.load_balancer_security_group, PUBLIC_LOAD_BALANCER)
-        self.service_security_group.connections.allow_from(
-            self.load_balancer_security_group,
-            ec2.Port.tcp(container_port),
-            "Load balancer to the service",
-        )
+        if self.load_balancer_security_group is not None:
+            self._open_to_the_internet(self.load_balancer_security_group, container_port)
         self.database_security_group.connections.allow_from(
             self.service_security_group, ec2.Port.tcp(database_port), "Service to PostgreSQL"
         )
@@ -202,6 +200,21 @@ class Network(Construct):
         )
         self.cache_security_group.connections.allow_from(
             self.service_security_group, ec2.Port.tcp(cache_port), "Service to Redis"
+        )
+
+    def _open_to_the_internet(
+        self, load_balancer_security_group: ec2.SecurityGroup, container_port: int
+    ) -> None:
+        """The load balancer takes HTTP(S) from anywhere and reaches the tasks' port."""
+        for port in (80, 443):
+            load_balancer_security_group.add_ingress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"Internet to the load balancer ({port})"
+            )
+        acknowledge(load_balancer_security_group, PUBLIC_LOAD_BALANCER)
+        self.service_security_group.connections.allow_from(
+            load_balancer_security_group,
+            ec2.Port.tcp(container_port),
+            "Load balancer to the service",
         )
 
 
@@ -236,4 +249,5 @@ class NetworkStack(PhaseStack):
             database_port=service.database_port,
             cache_port=service.cache_port,
             public_subnets_assign_public_ips=not service.has_compliance_packs,
+            public_entry=service.runs("api"),
         )

@@ -8,7 +8,9 @@ circuit breaker and health checks as any other, replaces every task with one tha
 value.
 """
 
-from aws_cdk import Duration
+from collections.abc import Sequence
+
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -25,34 +27,31 @@ from .policy import acknowledge
 
 
 class RollTasksOnSecretChange(Construct):
-    """Force a new deployment of ``service`` whenever one of ``secrets`` gets a new value."""
+    """Force a new deployment of each of ``services`` (the API's, the worker's), one after the
+    other, whenever one of ``secrets`` gets a new value. Scheduled jobs need nothing: each run
+    is a new task, which reads the current value."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        service: ecs.FargateService,
+        services: Sequence[ecs.FargateService],
         secrets: list[secretsmanager.ISecret],
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        force_new_deployment = sfn_tasks.CallAwsService(
-            self,
-            "ForceNewDeployment",
-            service="ecs",
-            action="updateService",
-            parameters={
-                "Cluster": service.cluster.cluster_arn,
-                "Service": service.service_arn,
-                "ForceNewDeployment": True,
-            },
-            # The only call the state machine may make, on this service alone.
-            iam_resources=[service.service_arn],
-        )
-        force_new_deployment.add_retry(
-            max_attempts=4, interval=Duration.seconds(15), backoff_rate=2.0
-        )
+        steps = [
+            self._force_new_deployment(
+                # The first keeps the id it had when the API was the only service.
+                "ForceNewDeployment" if index == 0 else f"ForceNewDeployment{index + 1}",
+                service,
+            )
+            for index, service in enumerate(services)
+        ]
+        chain = sfn.Chain.start(steps[0])
+        for step in steps[1:]:
+            chain = chain.next(step)
         log_group = retained_log_group(
             self,
             "Logs",
@@ -61,7 +60,7 @@ class RollTasksOnSecretChange(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(force_new_deployment),
+            definition_body=sfn.DefinitionBody.from_chainable(chain),
             timeout=Duration.minutes(10),
             tracing_enabled=True,
             logs=sfn.LogOptions(
@@ -82,3 +81,22 @@ class RollTasksOnSecretChange(Construct):
             ),
             targets=[targets.SfnStateMachine(self.state_machine)],
         )
+
+    def _force_new_deployment(
+        self, construct_id: str, service: ecs.FargateService
+    ) -> sfn_tasks.CallAwsService:
+        step = sfn_tasks.CallAwsService(
+            self,
+            construct_id,
+            service="ecs",
+            action="updateService",
+            parameters={
+                "Cluster": service.cluster.cluster_arn,
+                "Service": service.service_arn,
+                "ForceNewDeployment": True,
+            },
+            # The only call the state machine may make, on this service alone.
+            iam_resources=[service.service_arn],
+        )
+        step.add_retry(max_attempts=4, interval=Duration.seconds(15), backoff_rate=2.0)
+        return step

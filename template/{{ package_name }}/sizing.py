@@ -29,6 +29,9 @@ class AlarmThresholds:
     cache_replication_lag_seconds: int
     service_5xx_percent: int
     service_latency_p99_seconds: float
+    # The worker's queue: a message waiting this long, or any message dead-lettered.
+    queue_oldest_message_seconds: int
+    queue_dead_letters: int
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ class Sizing:
     task_memory_mib: int
     task_min_count: int
     task_max_count: int
+    # The worker's tasks (same CPU and memory as the API's), scaled on its queue's backlog,
+    # and how many times a message is received before the queue gives it up to its
+    # dead-letter queue.
+    worker_min_count: int
+    worker_max_count: int
+    queue_max_receive_count: int
     # The memory of database_instance_type: the free-memory and connections alarms follow it.
     database_memory_gib: int
     # How a new release reaches production traffic: "rolling" replaces tasks in place;
@@ -128,6 +137,11 @@ class Sizing:
             cache_replication_lag_seconds=30,
             service_5xx_percent=5,
             service_latency_p99_seconds=1.5,
+            # What users of the worker feel: a message waiting a quarter of an hour means the
+            # worker is down, stuck or far behind, whatever the preset.
+            queue_oldest_message_seconds=15 * 60,
+            # Every dead letter is a message that failed queue_max_receive_count times.
+            queue_dead_letters=1,
         )
 
 
@@ -146,6 +160,9 @@ SIZING_PRESETS: dict[str, Sizing] = {
         task_memory_mib=1024,
         task_min_count=1,
         task_max_count=2,
+        worker_min_count=1,
+        worker_max_count=2,
+        queue_max_receive_count=5,
         database_memory_gib=2,
         deployment_strategy="rolling",
         deployment_step_percent=None,
@@ -166,6 +183,9 @@ SIZING_PRESETS: dict[str, Sizing] = {
         task_memory_mib=2048,
         task_min_count=2,
         task_max_count=6,
+        worker_min_count=1,
+        worker_max_count=6,
+        queue_max_receive_count=5,
         database_memory_gib=8,
         deployment_strategy="canary",
         deployment_step_percent=10.0,
@@ -186,6 +206,9 @@ SIZING_PRESETS: dict[str, Sizing] = {
         task_memory_mib=4096,
         task_min_count=3,
         task_max_count=12,
+        worker_min_count=2,
+        worker_max_count=12,
+        queue_max_receive_count=5,
         database_memory_gib=32,
         deployment_strategy="linear",
         deployment_step_percent=25.0,

@@ -44,6 +44,21 @@ def phase_settings(
     )
 
 
+def _datastore_description(service: ServiceConfig) -> str:
+    queues = service.runs("worker") or service.runs("scheduled_job")
+    return "PostgreSQL, Redis and queues" if queues else "PostgreSQL and Redis"
+
+
+def _compute_description(service: ServiceConfig) -> str:
+    """'load balancer and Fargate service' for the API alone, as before the other workloads."""
+    parts = ["load balancer and Fargate service"] if service.runs("api") else []
+    if service.runs("worker"):
+        parts.append("queue worker")
+    if service.runs("scheduled_job"):
+        parts.append("scheduled jobs")
+    return ", ".join(parts)
+
+
 def add_environment(
     app: App, *, service: ServiceConfig, environment: EnvironmentConfig
 ) -> EnvironmentStacks:
@@ -74,7 +89,7 @@ def add_environment(
             service,
             environment,
             "Datastore",
-            description="PostgreSQL and Redis",
+            description=_datastore_description(service),
             termination_protection=True,
         ),
         service=service,
@@ -84,13 +99,15 @@ def add_environment(
     compute = ComputeStack(
         app,
         phase=phase_settings(
-            service, environment, "Compute", description="load balancer and Fargate service"
+            service, environment, "Compute", description=_compute_description(service)
         ),
         service=service,
         environment=environment,
         network=network.network,
         database=datastore.database,
         cache=datastore.cache,
+        work_queue=datastore.work_queue,
+        job_dead_letters=datastore.job_dead_letters,
     )
     if service.compliance_packs:
         acknowledge_pack_findings(

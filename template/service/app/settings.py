@@ -2,7 +2,10 @@
 
 `Settings` is the service's (`python -m app`); `MigrationSettings` is what `python -m app.migrate`
 needs: the same `DB_*` variables, read by the same code (`DatabaseSettings`), and nothing of
-Redis or HTTP, so a migration task needs no cache configuration.
+Redis or HTTP, so a migration task needs no cache configuration. `WorkerSettings` is the queue
+worker's (`python -m app.worker`): the service's stores and the `QUEUE_*` variables. A
+scheduled job (`python -m app.jobs.<name>`) reads `Settings`: the stores, with the HTTP
+variables at their defaults.
 """
 
 from __future__ import annotations
@@ -159,7 +162,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Parse settings; report every missing or invalid variable in one error."""
         env = Environment(environ)
+        settings = cls.read(env)
+        env.check()
+        return settings
 
+    @classmethod
+    def read(cls, env: Environment) -> Settings:
+        """Parse settings, collecting problems in `env` (a caller adds its own, then checks)."""
         health_check_path = env.path("HEALTH_CHECK_PATH", "/health")
         readiness_path = env.path("READINESS_PATH", "/ready")
         if health_check_path == readiness_path:
@@ -196,7 +205,6 @@ class Settings:
             ),
             workers=env.integer("WEB_CONCURRENCY", "1", 1, MAX_WORKERS),
         )
-        env.check()
         return settings
 
 
@@ -234,6 +242,48 @@ class MigrationSettings:
             statement_timeout_seconds=env.seconds(
                 "MIGRATION_STATEMENT_TIMEOUT_SECONDS", "300", MAX_TIMEOUT_SECONDS
             ),
+        )
+        env.check()
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """What `python -m app.worker` reads: the stores (as the service reads them) and its queue.
+
+    The SQS client finds the region and the credentials the AWS SDK way (ECS sets
+    `AWS_REGION` and the task role's credentials); `AWS_ENDPOINT_URL_SQS` points it at
+    another SQS-protocol server, as the tests do."""
+
+    stores: Settings
+    queue_url: str
+    # How long a received message stays invisible to other consumers; the worker extends it
+    # while it works on the message. The CDK app sets it from the queue's own setting.
+    visibility_timeout_seconds: int
+    # Long polling: how long one receive waits for a message (20 s, SQS's longest, by default).
+    wait_seconds: int
+    # Messages per receive. One by default: a message in hand is one the worker is working on.
+    batch_size: int
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.stores.secrets
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = Environment(environ)
+        queue_url = env.required("QUEUE_URL")
+        if queue_url and not queue_url.startswith(("https://", "http://")):
+            env.errors.append(f"QUEUE_URL must be the queue's URL, got {queue_url!r}")
+        settings = cls(
+            stores=Settings.read(env),
+            queue_url=queue_url,
+            # SQS allows 0 to 43200 (12 hours); a worker needs at least a second.
+            visibility_timeout_seconds=env.integer(
+                "QUEUE_VISIBILITY_TIMEOUT_SECONDS", "60", 1, 43200
+            ),
+            wait_seconds=env.integer("QUEUE_WAIT_SECONDS", "20", 0, 20),
+            batch_size=env.integer("QUEUE_BATCH_SIZE", "1", 1, 10),
         )
         env.check()
         return settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import redis.asyncio as redis
@@ -31,12 +31,21 @@ REDIS_MAX_CONNECTIONS = 20
 REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
 
 
-# One round trip: count the visit in today's row (created by the first visit of the day) and
-# read the database's clock. The table comes from migrations/ (`python -m app.migrate`).
+# One round trip: count the visit in its day's row (today's unless the worker's message
+# names a day; created by the first visit of the day) and read the database's clock. The table
+# comes from migrations/ (`python -m app.migrate`).
 RECORD_VISIT = (
-    "INSERT INTO visits (day, count) VALUES (current_date, 1)"
+    "INSERT INTO visits (day, count) VALUES (COALESCE(%(day)s::date, current_date), 1)"
     " ON CONFLICT (day) DO UPDATE SET count = visits.count + 1"
     " RETURNING count, now()"
+)
+# The visits of the last days, today included (a scheduled job's report).
+VISITS_PER_DAY = (
+    "SELECT day, count FROM visits WHERE day > current_date - %(days)s::integer ORDER BY day"
+)
+# Deletes a lock only while it is still the caller's (it may have expired and been taken).
+RELEASE_IF_OWNED = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
 
 
@@ -47,12 +56,22 @@ class Visit:
     database_time: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DayVisits:
+    day: date
+    count: int
+
+
 class Database(Protocol):
     async def ping(self) -> None:
         """Return when the database answers a query; raise otherwise."""
 
-    async def record_visit(self) -> Visit:
-        """Count one visit for today; return today's count and the database's time."""
+    async def record_visit(self, day: date | None = None) -> Visit:
+        """Count one visit for `day` (today by default); return that day's count and the
+        database's time."""
+
+    async def visits_per_day(self, days: int) -> list[DayVisits]:
+        """The visits of each of the last `days` days that had any, oldest first."""
 
 
 class Cache(Protocol):
@@ -61,6 +80,15 @@ class Cache(Protocol):
 
     async def increment(self, key: str) -> int:
         """Atomically add one to a counter and return its new value."""
+
+    async def store(self, key: str, value: str, *, ttl_seconds: int) -> None:
+        """Set a value that expires."""
+
+    async def claim(self, key: str, token: str, *, ttl_seconds: int) -> bool:
+        """Take a lock that expires by itself: False when someone else holds it."""
+
+    async def release(self, key: str, token: str) -> None:
+        """Drop a lock taken with `token`, if it is still held with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +105,19 @@ class PostgresDatabase:
         async with self._pool.connection() as conn:
             await conn.execute("SELECT 1")
 
-    async def record_visit(self) -> Visit:
+    async def record_visit(self, day: date | None = None) -> Visit:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(RECORD_VISIT)
+            cursor = await conn.execute(RECORD_VISIT, {"day": day})
             row = await cursor.fetchone()
         if row is None:
             raise RuntimeError("INSERT ... RETURNING returned no row")
         return Visit(today=row[0], database_time=row[1])
+
+    async def visits_per_day(self, days: int) -> list[DayVisits]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(VISITS_PER_DAY, {"days": days})
+            rows = await cursor.fetchall()
+        return [DayVisits(day=row[0], count=row[1]) for row in rows]
 
 
 class RedisCache:
@@ -96,6 +130,15 @@ class RedisCache:
 
     async def increment(self, key: str) -> int:
         return int(await self._client.incr(key))
+
+    async def store(self, key: str, value: str, *, ttl_seconds: int) -> None:
+        await self._client.set(key, value, ex=ttl_seconds)
+
+    async def claim(self, key: str, token: str, *, ttl_seconds: int) -> bool:
+        return bool(await self._client.set(key, token, nx=True, ex=ttl_seconds))
+
+    async def release(self, key: str, token: str) -> None:
+        await self._client.eval(RELEASE_IF_OWNED, 1, key, token)
 
 
 def postgres_pool(settings: Settings) -> AsyncConnectionPool:

@@ -1,7 +1,9 @@
-"""Shared fixtures: settings from a fake environment, fake stores, real servers on demand."""
+"""Shared fixtures: settings from a fake environment, fake stores, real servers on demand
+(PostgreSQL, Redis, and a local SQS-protocol server for the worker: moto's server mode)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -14,16 +16,18 @@ from servers import (
     Certificates,
     PostgresServer,
     RedisServer,
+    SqsServer,
     make_certificates,
     run_migrate,
     start_postgres,
     start_redis,
+    start_sqs,
 )
 from starlette.testclient import TestClient
 
 from app.server import create_app
 from app.settings import Settings
-from app.stores import Stores, Visit
+from app.stores import DayVisits, Stores, Visit
 
 # Fakes, to prove the service never logs them.
 SECRET_PASSWORD = "pg-s3cret-do-not-log"  # pragma: allowlist secret
@@ -67,17 +71,27 @@ class FakeDatabase:
         if self.error is not None:
             raise self.error
 
-    async def record_visit(self) -> Visit:
+    async def record_visit(self, day: date | None = None) -> Visit:
         await self.ping()
-        day = self.time.date()
+        day = self.time.date() if day is None else day
         self.visits_by_day[day] = self.visits_by_day.get(day, 0) + 1
         return Visit(today=self.visits_by_day[day], database_time=self.time)
+
+    async def visits_per_day(self, days: int) -> list[DayVisits]:
+        await self.ping()
+        today = self.time.date()
+        return [
+            DayVisits(day=day, count=count)
+            for day, count in sorted(self.visits_by_day.items())
+            if 0 <= (today - day).days < days
+        ]
 
 
 class FakeCache:
     def __init__(self) -> None:
         self.error: Exception | None = None
         self.counters: dict[str, int] = {}
+        self.values: dict[str, str] = {}
 
     async def ping(self) -> None:
         if self.error is not None:
@@ -87,6 +101,22 @@ class FakeCache:
         await self.ping()
         self.counters[key] = self.counters.get(key, 0) + 1
         return self.counters[key]
+
+    async def store(self, key: str, value: str, *, ttl_seconds: int) -> None:
+        await self.ping()
+        self.values[key] = value
+
+    async def claim(self, key: str, token: str, *, ttl_seconds: int) -> bool:
+        await self.ping()
+        if key in self.values:
+            return False
+        self.values[key] = token
+        return True
+
+    async def release(self, key: str, token: str) -> None:
+        await self.ping()
+        if self.values.get(key) == token:
+            del self.values[key]
 
 
 class FakeStores:
@@ -206,4 +236,45 @@ def integration_env(
         "REDIS_TLS": "true",
         "REDIS_CA_FILE": str(certificates.ca_file),
         "REDIS_AUTH_TOKEN": redis_server.password,
+    }
+
+
+# ---------------------------------------------------------------- SQS (the worker)
+
+
+@pytest.fixture(scope="session")
+def sqs_server() -> Iterator[SqsServer]:
+    """moto's server mode: a local server that speaks the SQS protocol. Not AWS."""
+    with start_sqs() as server:
+        yield server
+
+
+@pytest.fixture
+def work_queue(sqs_server: SqsServer) -> dict[str, str]:
+    """A new queue with a dead-letter queue after 2 receives, as the CDK app makes them (there
+    after the sizing's count): their URLs, "queue" and "dead_letters"."""
+    client = sqs_server.client()
+    name = f"work-{secrets.token_hex(4)}"
+    dead_letters = client.create_queue(QueueName=f"{name}-dead-letters")["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])
+    redrive = {"deadLetterTargetArn": arn["Attributes"]["QueueArn"], "maxReceiveCount": "2"}
+    queue = client.create_queue(
+        QueueName=name,
+        Attributes={"VisibilityTimeout": "2", "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    return {"queue": queue, "dead_letters": dead_letters}
+
+
+@pytest.fixture
+def worker_env(
+    integration_env: dict[str, str], sqs_server: SqsServer, work_queue: dict[str, str]
+) -> dict[str, str]:
+    """The worker's environment: the real stores, the local SQS server and a new queue, with
+    short waits (a second's long poll, a 2-second visibility timeout)."""
+    return {
+        **integration_env,
+        **sqs_server.environment,
+        "QUEUE_URL": work_queue["queue"],
+        "QUEUE_WAIT_SECONDS": "1",
+        "QUEUE_VISIBILITY_TIMEOUT_SECONDS": "2",
     }

@@ -1,6 +1,8 @@
-"""Real servers for the tests: PostgreSQL and Redis started from their binaries, and the
-service itself as `python -m app`. Everything listens on 127.0.0.1 only, on free ports,
-in temporary directories, with passwords and certificates made for this run.
+"""Real servers for the tests: PostgreSQL and Redis started from their binaries, a local
+server that speaks the SQS protocol (moto's server mode, from PyPI: not AWS), and the service
+itself as `python -m app`, its worker as `python -m app.worker`, a job as
+`python -m app.jobs.<name>`. Everything listens on 127.0.0.1 only, on free ports, in temporary
+directories, with passwords and certificates made for this run.
 """
 
 from __future__ import annotations
@@ -315,6 +317,57 @@ def start_redis(directory: Path, certificates: Certificates) -> Iterator[RedisSe
             process.wait()
 
 
+# ---------------------------------------------------------------- SQS
+
+
+@dataclass
+class SqsServer:
+    """moto's server mode: it answers the SQS API (queues, long polling, visibility, redrive
+    to a dead-letter queue) on a local port. Not AWS: no IAM, no KMS encryption."""
+
+    endpoint_url: str
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What points an AWS SDK (boto3, the worker's) at this server, with dummy keys."""
+        return {
+            "AWS_ENDPOINT_URL_SQS": self.endpoint_url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local-test-key",
+            "AWS_SECRET_ACCESS_KEY": "local-test-secret",  # pragma: allowlist secret
+        }
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="local-test-key",
+            aws_secret_access_key="local-test-secret",  # pragma: allowlist secret
+        )
+
+
+@contextmanager
+def start_sqs() -> Iterator[SqsServer]:
+    """A local SQS-protocol server (moto's ThreadedMotoServer) in this process."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    # Its HTTP server logs every request on stderr.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield SqsServer(endpoint_url=f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- the service itself
 
 
@@ -399,6 +452,7 @@ def _service_environment(env: dict[str, str]) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(
             ("DB_", "REDIS_", "PORT", "HEALTH_", "READINESS_", "SERVICE_", "MIGRATION_")
+            + ("QUEUE_", "AWS_")
         )
     }
     return {**inherited, **env}
@@ -493,3 +547,70 @@ class MigrateProcess:
             "\n".join(self.stderr_lines),
             time.monotonic() - self.started,
         )
+
+
+# ---------------------------------------------------------------- the worker and the jobs
+
+
+class WorkerProcess:
+    """`python -m app.worker` (or any module given) started now; its stdout lines are kept."""
+
+    def __init__(self, service_dir: Path, env: dict[str, str], module: str = "app.worker") -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=service_dir,
+            env=_service_environment(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.stderr_lines: list[str] = []
+        self._readers = [
+            threading.Thread(target=_collect, args=(stream, kept), daemon=True)
+            for stream, kept in (
+                (self.process.stdout, self.lines),
+                (self.process.stderr, self.stderr_lines),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The JSON log records so far (every stdout line must be one), optionally one event."""
+        records = [json.loads(line) for line in list(self.lines)]
+        return [r for r in records if event is None or r["event"] == event]
+
+    def wait_for_event(self, event: str, count: int = 1, timeout: float = 30) -> None:
+        def logged() -> bool:
+            if self.process.poll() is not None and len(self.records(event)) < count:
+                raise AssertionError(f"exited before logging {event}:\n{self.output()}")
+            return len(self.records(event)) >= count
+
+        wait_for(logged, timeout=timeout, what=f"{count} {event} line(s)")
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        self.process.send_signal(signum)
+
+    def finish(self, timeout: float = 60) -> int:
+        """Wait for the process to exit; return its status."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            for reader in self._readers:
+                reader.join(timeout=5)
+        return self.process.returncode
+
+    def output(self) -> str:
+        return "\n".join(self.lines + self.stderr_lines)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

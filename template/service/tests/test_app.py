@@ -187,7 +187,7 @@ def test_one_json_access_log_line_per_request(
 def test_a_bug_is_a_json_500_logged_by_class_only(
     settings: Settings, fake_stores: FakeStores, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def not_a_datetime() -> Any:
+    async def not_a_datetime(day: date | None = None) -> Visit:
         # A str has no isoformat(): a bug in the route, not a store failure.
         return Visit(today=1, database_time="yesterday")  # type: ignore[arg-type]
 

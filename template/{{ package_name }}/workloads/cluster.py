@@ -57,8 +57,9 @@ class ComputeCluster(Construct):
         a service in place between the two (neither property is create-only)."""
         return None if self._capacity_providers is None else list(FARGATE_SPOT_ONLY)
 
-    def place(self, service: ecs.FargateService) -> None:
-        """Order ``service`` after the capacity providers it names, if any."""
+    def place(self, service: Construct) -> None:
+        """Order ``service`` (or a schedule that runs tasks) after the capacity providers it
+        names, if any."""
         if self._capacity_providers is not None:
             service.node.add_dependency(self._capacity_providers)
 

@@ -6,7 +6,7 @@ the stores' secrets injected by ECS at start."""
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -65,6 +65,7 @@ class WorkloadTask(Construct):
         command: Sequence[str] | None = None,
         port: int | None = None,
         environment: Mapping[str, str] | None = None,
+        stop_timeout: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._build_roles(runtime)
@@ -92,6 +93,8 @@ class WorkloadTask(Construct):
             port_mappings=None if port is None else [ecs.PortMapping(container_port=port)],
             environment={**runtime.environment, **(environment or {})},
             secrets=dict(runtime.secrets),
+            # How long the workload may take to stop after SIGTERM (ECS's default: 30 s).
+            stop_timeout=stop_timeout,
         )
         self.container.add_container_dependencies(
             ecs.ContainerDependency(

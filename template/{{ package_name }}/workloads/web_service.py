@@ -64,6 +64,7 @@ class LoadBalancedService(Construct):
         listener: elbv2.ApplicationListener,
         deployment: Deployment,
         task_count: TaskCount,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # "Default": the task's resources keep the logical ids they had before the compute
@@ -75,7 +76,7 @@ class LoadBalancedService(Construct):
             cpu=cpu,
             memory_mib=memory_mib,
             port=endpoints.port,
-            environment=_http_environment(endpoints, cpu),
+            environment={**_http_environment(endpoints, cpu), **(environment or {})},
         )
         self.service = self._build_service(cluster, security_group, deployment)
         cluster.place(self.service)
