@@ -128,6 +128,7 @@ READ_ACTIONS = (
     # Lists the access-log bucket's object names (never their content).
     "s3:ListBucket",
     "s3:ListTagsForResource",
+    "scheduler:GetSchedule",
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetResourcePolicy",
     "sns:GetDataProtectionPolicy",

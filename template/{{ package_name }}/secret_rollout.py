@@ -10,7 +10,7 @@ value.
 
 from collections.abc import Sequence
 
-from aws_cdk import CfnResource, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets

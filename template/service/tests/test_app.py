@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
-from typing import Any
 
 import psycopg
 import pytest
