@@ -147,8 +147,11 @@ READ_ACTIONS = (
 )
 
 # What read handlers list that the role never gets, and why. Drift detection compares what it
-# can read; a resource it cannot read fully is reported as not checked (or its detection fails),
-# never as in sync with a value it did not see.
+# can read; since August 2025 CloudFormation reports a resource it cannot read as UNKNOWN (with
+# a DriftStatusReason) instead of failing the stack's detection (aws/aws-cdk-cli#740, quoting
+# CloudFormation's announcement), and `cdk drift` counts it as unchecked ("Number of resources
+# with drift: 0 (3 unchecked)"), never as in sync with a value it did not see. The secrets'
+# values are what they are for; their metadata (rotation, key, policy) is still compared.
 WITHHELD: dict[str, str] = {
     "secretsmanager:GetSecretValue": "a secret's value: the role reads no credential",
     "kms:Decrypt": "decrypts data (a Lambda function's or state machine's encrypted settings)",
