@@ -165,6 +165,9 @@ def large_project(copie_session: Any) -> Path:
         enable_ecs_exec=True,
         # Every workload: the API, the queue worker and the first scheduled job.
         workloads=["api", "worker", "scheduled_job"],
+        # Every compliance pack (and so a backup plan in every environment); the drift check
+        # is a new service's default.
+        compliance_packs=["nist-800-53-r5", "hipaa", "pci-dss"],
     )
 
 
@@ -173,8 +176,9 @@ def medium_project(copie_session: Any) -> Path:
     """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff,
     a repository that still presents GitHub's legacy (name-only) OIDC subject, Dependabot
     with the weekly template-update check instead of Renovate, x86_64 tasks with dev on
-    demand (the new services' defaults are arm64 and Spot outside production), and a queue
-    worker alone: no API, so no load balancer, certificate or WAF."""
+    demand (the new services' defaults are arm64 and Spot outside production), no backup plan
+    and no drift check, and a queue worker alone: no API, so no load balancer, certificate or
+    WAF."""
     return copied(
         copie_session,
         sizing="medium",
@@ -189,6 +193,9 @@ def medium_project(copie_session: Any) -> Path:
         cpu_architecture="x86_64",
         spot_in_non_production=False,
         workloads=["worker"],
+        # Nor do they have a backup plan or the drift check (both off, as after an update).
+        backup_plan=False,
+        drift_detection=False,
     )
 
 

@@ -258,8 +258,10 @@ def test_cost_totals_add_up(fixture: str, request: pytest.FixtureRequest) -> Non
     names = environments(project)
     assert list(tables) == [*names, "All"]
     # The API's lines (load balancer, WAF, its tasks), the worker's (its tasks, SQS requests)
-    # and the jobs' (their tasks, Scheduler invocations) where the render runs them.
-    expected = {"default_project": 11, "medium_project": 10, "large_project": 15}[fixture]
+    # and the jobs' (their tasks, Scheduler invocations) where the render runs them; AWS
+    # Backup where the database has a plan (the default's prod; every large environment, with
+    # its compliance packs; none in the medium render).
+    expected = {"default_project": 12, "medium_project": 10, "large_project": 16}[fixture]
     for name in names:
         lines = {k: v for k, v in tables[name].items() if k != "Total"}
         assert len(lines) == expected, name
@@ -359,15 +361,17 @@ def test_unconfirmed_prices_are_marked(
         "Fargate tasks",
         "PostgreSQL storage",
         "Redis nodes",
+        "AWS Backup",
     ]
     assert "| PostgreSQL instance |" in osaka and "| CloudWatch Logs |" in osaka
     note = "† No price for `ap-northeast-3` was found for this line: the estimate uses us-east-1's."
     assert note in osaka
     assert "check that it is offered there before deploying" in osaka
-    # Tokyo (the default) and us-east-1 (the reference region) have every price confirmed.
-    for project in (default_project, medium_project):
+    # Tokyo (the default) has every price confirmed but AWS Backup's (us-east-1's alone is);
+    # us-east-1 (the reference region) has every price confirmed.
+    for project, marks in ((default_project, ["AWS Backup"]), (medium_project, [])):
         text = section(readme(project), "Monthly cost estimate")
-        assert "†" not in text
+        assert re.findall(r"^\| ([^|]+?) † \|", text, re.MULTILINE) == marks
         assert "checked on 2" in text and "AWS's on-demand price lists" in text
 
 

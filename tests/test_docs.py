@@ -105,6 +105,8 @@ def example_environments(**answers: Any) -> list[dict[str, Any]]:
         "environments": ["prod"],
         "sizing": "small",
         "spot_in_non_production": True,  # a new service's default
+        "backup_plan": True,  # a new service's default
+        "compliance_packs": [],
         **answers,
     }
     qualifier = naming.default_qualifier(given["service_name"]).strip()
@@ -121,6 +123,7 @@ def example_environments(**answers: Any) -> list[dict[str, Any]]:
             "sizing": given["sizing"] if name == "prod" else "small",
             "qualifier": naming.environment_qualifier(qualifier, name, account, accounts).strip(),
             "spot": given["spot_in_non_production"] and name != "prod",
+            "backup": bool(given["compliance_packs"]) or (given["backup_plan"] and name == "prod"),
         }
         for name, account in zip(names, accounts, strict=True)
     ]
@@ -137,6 +140,7 @@ def test_architecture_page_shows_the_example_diagram() -> None:
         example_environments(),
         "fixed",
         "arm64",
+        drift_detection=True,  # a new service's default
     )
     page = (DOCS / "architecture.md").read_text()
     assert diagram.strip() in page
@@ -153,6 +157,7 @@ def test_architecture_page_shows_the_example_diagram() -> None:
         ["api", "worker", "scheduled_job"],
         "daily_report",
         "cron(0 3 * * ? *)",
+        True,
     )
     expected = GENERATED.sub(
         lambda match: f"{match[1]}\n{every_workload.strip()}\n\n{match[4]}", page

@@ -109,7 +109,9 @@ def _common_start(term: Terminal, *, sizing_keys: str = ENTER) -> None:
     term.answer("GitHub repository (owner/name)", "acme/orders-api" + ENTER)
 
 
-def _default_options(term: Terminal, *, non_production: bool, api: bool = True) -> None:
+def _default_options(
+    term: Terminal, *, non_production: bool, api: bool = True, governance: bool = True
+) -> None:
     """The last questions, each answered with its default (the PR diff: yes; arm64; Spot
     outside production, asked only when there are other environments; the liveness path only
     with an API)."""
@@ -124,6 +126,15 @@ def _default_options(term: Terminal, *, non_production: bool, api: bool = True) 
     term.answer("processor the service's tasks run on", ENTER)  # arm64
     if non_production:
         term.answer("Run dev and staging on Fargate Spot", ENTER)  # yes
+    if governance:
+        _default_governance(term)
+
+
+def _default_governance(term: Terminal) -> None:
+    """No compliance pack, production's backup plan and the drift check: the defaults."""
+    term.answer("cdk-nag compliance packs checked on every synth", ENTER)
+    term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
+    term.answer("Check every environment for drift", ENTER)  # yes
 
 
 def test_one_environment_no_domain_with_a_refused_answer(
@@ -149,7 +160,14 @@ def test_one_environment_no_domain_with_a_refused_answer(
     term.answer("What the service runs", ENTER)  # the API alone
     term.answer("public domain of production", ENTER)
     term.answer("one GitHub OIDC provider per account", "n")
-    _default_options(term, non_production=False)
+    _default_options(term, non_production=False, governance=False)
+    # A pack with the API but no domain is refused (HTTPS in production); unselected again.
+    term.answer("cdk-nag compliance packs checked on every synth", DOWN + SPACE + ENTER)
+    line = term.wait_for_line("Validation error for question 'compliance_packs'")
+    assert "needs a domain_name (HTTPS)" in line
+    term.child.send(SPACE + ENTER)
+    term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
+    term.answer("Check every environment for drift", ENTER)  # yes
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     assert "Fargate Spot" not in term.transcript  # nothing outside production to run on it
@@ -162,6 +180,8 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert "hosted_zone_id" not in answers
     assert answers["workloads"] == ["api"]
     assert "job_name" not in answers and "scheduled job" not in term.transcript
+    assert answers["compliance_packs"] == []
+    assert (answers["backup_plan"], answers["drift_detection"]) == (True, True)
 
 
 def test_three_environments_a_domain_and_an_imported_provider(
@@ -208,9 +228,17 @@ def test_three_environments_a_domain_and_an_imported_provider(
     term.answer("shell in running tasks (ECS Exec)", "y")
     term.answer("processor the service's tasks run on", DOWN + ENTER)  # x86_64
     term.answer("Run dev and staging on Fargate Spot", ENTER)  # yes
+    # NIST 800-53 and PCI DSS: every database then has a backup plan, not asked.
+    term.answer(
+        "cdk-nag compliance packs checked on every synth", SPACE + DOWN + DOWN + SPACE + ENTER
+    )
+    term.answer("Check every environment for drift", "n")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
+    assert "AWS Backup vault" not in term.transcript
     answers = _answers(tmp_path / "orders-api")
+    assert answers["compliance_packs"] == ["nist-800-53-r5", "pci-dss"]
+    assert "backup_plan" not in answers and answers["drift_detection"] is False
     assert answers["sizing"] == "large"
     assert answers["environments"] == ["dev", "staging", "prod"]
     assert (answers["dev_account_id"], answers["staging_account_id"]) == (
@@ -232,6 +260,8 @@ def test_three_environments_a_domain_and_an_imported_provider(
     environments = (tmp_path / "orders-api" / "orders_api" / "environments.py").read_text()
     assert 'cpu_architecture="x86_64"' in environments
     assert environments.count("fargate_spot=True") == 2  # dev and staging, never prod
+    assert environments.count("backup_plan=True") == 3
+    assert not (tmp_path / "orders-api" / ".github" / "workflows" / "drift.yml").exists()
 
 
 def test_legacy_subject_skips_the_ids_and_a_shared_account(
@@ -257,7 +287,10 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(
     term.child.send(DOWN + SPACE + ENTER)
     # No API: no domain and no liveness path are asked.
     term.answer("one GitHub OIDC provider per account", "n")
-    _default_options(term, non_production=True, api=False)
+    _default_options(term, non_production=True, api=False, governance=False)
+    # Without the API there is no load balancer to serve HTTPS: a pack needs no domain.
+    term.answer("cdk-nag compliance packs checked on every synth", DOWN + SPACE + ENTER)
+    term.answer("Check every environment for drift", ENTER)  # yes
     assert term.finish() == 0, term.transcript[-2000:]
     assert "numeric id" not in term.transcript
     assert "public domain" not in term.transcript and "liveness path" not in term.transcript
@@ -268,6 +301,7 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(
     assert (answers["cpu_architecture"], answers["spot_in_non_production"]) == ("arm64", True)
     assert answers["workloads"] == ["worker"]
     assert "domain_name" not in answers and "health_check_path" not in answers
+    assert answers["compliance_packs"] == ["hipaa"]
     environments = (project / "orders_api" / "environments.py").read_text()
     assert "owner_id=None" in environments
     # One account, two bootstrap stacks: dev cannot assume prod's bootstrap roles.

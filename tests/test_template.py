@@ -278,6 +278,13 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
     ),
     # Combinations that cannot work.
     ({**ZONE, "hosted_zone_id": "bad"}, "hosted_zone_id", "not a hosted zone id (Z...)", "bad"),
+    # A compliance pack with the API asks for HTTPS in production: a domain.
+    (
+        {"compliance_packs": ["hipaa", "pci-dss"]},
+        "compliance_packs",
+        "needs a domain_name (HTTPS)",
+        "hipaa, pci-dss",
+    ),
     (
         {**ZONE, "hosted_zone_name": "other.com"},
         "hosted_zone_name",
@@ -291,6 +298,7 @@ BAD_CHOICES: list[tuple[dict[str, Any], str]] = [
     ({"environments": ["qa", "prod"]}, r"'environments': 'qa' is not in"),
     ({"cpu_architecture": "amd64"}, r"'cpu_architecture': 'amd64' is not in \['arm64', 'x86_64'\]"),
     ({"workloads": ["api", "cron"]}, r"'workloads': 'cron' is not in"),
+    ({"compliance_packs": ["sox"]}, r"'compliance_packs': 'sox' is not in"),
 ]
 # What a terminal shows of a refusal: one line, cut at its width.
 TERMINAL_COLUMNS = 80

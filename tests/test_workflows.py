@@ -49,8 +49,9 @@ def test_workflow_files_follow_the_answers(
     default_project: Path, medium_project: Path, large_project: Path
 ) -> None:
     for project, optional in (
-        (default_project, {"diff.yml"}),
+        (default_project, {"diff.yml", "drift.yml"}),
         (medium_project, {"template-update.yml"}),
+        (large_project, {"diff.yml", "drift.yml"}),
     ):
         workflows = {p.name for p in (project / ".github" / "workflows").iterdir()}
         assert workflows == {"ci.yml", "deploy.yml"} | optional
@@ -87,7 +88,11 @@ def test_least_privilege_and_hardening(project: Path) -> None:
                 continue
             assert 0 < job["timeout-minutes"] <= 120, where
             assert job["runs-on"] == "ubuntu-24.04", where
-            # Only the template-update check writes anything: the issue it opens.
+            # Only two jobs write anything, issues: the template-update check's, and the drift
+            # check's issue job, which reads nothing else and holds no AWS role.
+            if (path.name, job_id) == ("drift.yml", "issues"):
+                assert job["permissions"] == {"issues": "write"}, where
+                continue
             allowed = {"contents", "id-token"} | (
                 {"issues"} if path.name == "template-update.yml" else set()
             )

@@ -13,6 +13,7 @@ After changing the table, write the page anew (a test fails until then)::
 import re
 from dataclasses import dataclass
 
+from .packs import COMPLIANCE_PACKS, PLUGIN_OF_PACK, CompliancePack
 from .sizing import SIZING_PRESETS
 
 
@@ -30,6 +31,15 @@ class Acknowledgement:
     only_shifting_traffic: bool = False
     # Only where operators may open a shell in the tasks (enable_ecs_exec).
     only_with_ecs_exec: bool = False
+    # Only where the database has a backup plan (EnvironmentConfig.backup_plan).
+    only_with_backup_plan: bool = False
+    # Only where the scheduled drift check has its role (enable_drift_detection).
+    only_with_drift_detection: bool = False
+    # Only where the environment has a domain (True) or has none (False); None: either way.
+    only_with_domain: bool | None = None
+    # The compliance pack that reports the finding (PACK_ACKNOWLEDGEMENTS); None: AwsSolutions
+    # or CloudFormation, which every service runs.
+    pack: CompliancePack | None = None
     # Only where the service runs one of these workloads (config.Workload: api, worker,
     # scheduled_job); empty for any.
     only_with_workloads: tuple[str, ...] = ()
@@ -202,6 +212,39 @@ EXPLICIT_AVAILABILITY_ZONES = Acknowledgement(
     ),
 )
 
+BACKUP_SERVICE_ROLE = Acknowledgement(
+    finding=(
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSBackupServiceRolePolicyForBackup]"
+    ),
+    construct="Datastore / Backup / Plan / Database / Role",
+    only_with_backup_plan=True,
+    reason=(
+        "AWS Backup snapshots the database with this AWS managed policy, made for that one "
+        "purpose and kept current by AWS as its backup calls change; only AWS Backup can "
+        "assume the role, and it is selected for this one database."
+    ),
+)
+DRIFT_ROLE_READS_ITS_STACKS = Acknowledgement(
+    finding="AwsSolutions-IAM5[Resource::{resource}]",
+    construct="Identity / GithubDrift / Role / DefaultPolicy",
+    only_with_drift_detection=True,
+    reason=(
+        "The scheduled drift check starts and reads drift detection on this environment's "
+        "stacks '<Service>-<Env>-*' only: the stack ARNs end in ids CloudFormation makes."
+    ),
+)
+DRIFT_ROLE_READS_CONFIGURATION = Acknowledgement(
+    finding="AwsSolutions-IAM5[Resource::*]",
+    construct="Identity / GithubDrift / Role / DefaultPolicy",
+    only_with_drift_detection=True,
+    reason=(
+        "CloudFormation reads each resource with the caller's permissions to compare it: the "
+        "role gets the Describe/Get/List actions of the resource types' read handlers (drift.py), "
+        "most without resource-level permissions; no secret value, no decryption, no write."
+    ),
+)
+
 ACKNOWLEDGEMENTS = (
     EXPLICIT_AVAILABILITY_ZONES,
     ACCESS_LOG_BUCKET,
@@ -217,15 +260,204 @@ ACKNOWLEDGEMENTS = (
     FUNCTION_NETWORK_INTERFACES,
     TRAFFIC_SHIFT_DESCRIBES,
     ECS_EXEC_CHANNELS,
+    BACKUP_SERVICE_ROLE,
+    DRIFT_ROLE_READS_ITS_STACKS,
+    DRIFT_ROLE_READS_CONFIGURATION,
     JOB_DEAD_LETTERS,
 )
 
 # The most entries of the table one environment may carry (an entry applied to each
 # workload's task counts once). Raise it only with a reviewer.
-BUDGET = 14
+BUDGET = 17
 
 
-def _applies_to(ack: Acknowledgement) -> str:
+@dataclass(frozen=True, kw_only=True)
+class PackAcknowledgement:
+    """One finding of the compliance packs, acknowledged on the constructs at ``paths``.
+
+    cdk-nag names a rule the same in every pack that has it (``IAMNoInlinePolicy``); ``packs``
+    says which packs report it, and ``for_pack`` gives the entry each one's finding id matches.
+    A path is '<Phase>/<construct path in that stack>'; '*' stands for part of one segment
+    (the public subnets, one per zone). ``compliance.py`` applies each entry where its
+    conditions hold, and fails the synth when a path finds nothing.
+    """
+
+    rule: str
+    paths: tuple[str, ...]
+    reason: str
+    packs: tuple[CompliancePack, ...] = COMPLIANCE_PACKS
+    only_sized: str | None = None
+    only_with_pr_diff: bool = False
+    only_shifting_traffic: bool = False
+    only_with_ecs_exec: bool = False
+    only_with_drift_detection: bool = False
+    only_with_domain: bool | None = None
+    only_with_workloads: tuple[str, ...] = ()
+
+    @property
+    def construct(self) -> str:
+        return "; ".join(path.replace("/", " / ") for path in self.paths)
+
+    def for_pack(self, pack: CompliancePack) -> Acknowledgement:
+        """This entry as one pack reports it (its plugin, its finding id)."""
+        assert pack in self.packs, (self.rule, pack)
+        plugin = PLUGIN_OF_PACK[pack]
+        return Acknowledgement(
+            plugin=plugin,
+            finding=f"{plugin}-{self.rule}",
+            construct=self.construct,
+            reason=self.reason,
+            pack=pack,
+            only_sized=self.only_sized,
+            only_with_pr_diff=self.only_with_pr_diff,
+            only_shifting_traffic=self.only_shifting_traffic,
+            only_with_ecs_exec=self.only_with_ecs_exec,
+            only_with_drift_detection=self.only_with_drift_detection,
+            only_with_domain=self.only_with_domain,
+            only_with_workloads=self.only_with_workloads,
+        )
+
+
+NIST_AND_HIPAA: tuple[CompliancePack, ...] = ("nist-800-53-r5", "hipaa")
+
+# Why every role's own policy stays inline (IAMNoInlinePolicy), said once for the rows below.
+_INLINE = (
+    "CDK writes this role's policy from its grants, for this role alone: it is created, "
+    "changed and deleted with the role, versioned by CloudFormation and git, and attached "
+    "nowhere else, which is what a customer managed policy would add. Managed policies would "
+    "also need iam:CreatePolicy and CreatePolicyVersion in the pipeline's execution policy, "
+    "which may now change only its own roles' inline policies."
+)
+INLINE_POLICIES = PackAcknowledgement(
+    rule="IAMNoInlinePolicy",
+    # '**/DefaultPolicy': every role's default policy in that stack, at any depth, and no
+    # other inline policy (compliance.py; tests/test_compliance.py checks each is a role's).
+    paths=(
+        "Identity/**/DefaultPolicy",
+        "Network/**/DefaultPolicy",
+        "Datastore/**/DefaultPolicy",
+        "Compute/**/DefaultPolicy",
+    ),
+    reason=(
+        f"{_INLINE} Roles: the deploy role (assumes the bootstrap roles), the pull-request diff "
+        "and drift roles (read this environment's stacks), the flow log's delivery, the "
+        "database-user function, each workload's task execution and task roles, the "
+        "Scheduler's role of each job, ECS's traffic-shifting role, the task-rolling state "
+        "machine and the rule that starts it; each where the service has it."
+    ),
+)
+PUBLIC_SUBNET_ROUTES = PackAcknowledgement(
+    rule="VPCNoUnrestrictedRouteToIGW",
+    paths=("Network/Network/Vpc/PublicSubnet*/DefaultRoute",),
+    reason=(
+        "The public subnets route 0.0.0.0/0 to the internet gateway: the internet-facing load "
+        "balancer answers clients and the NAT gateways reach out through it. Nothing else lives "
+        "there (no address is assigned at launch); private and isolated subnets have no route "
+        "to the gateway."
+    ),
+)
+ACCESS_LOG_BUCKET_LOGGING = PackAcknowledgement(
+    rule="S3BucketLoggingEnabled",
+    paths=("Compute/LoadBalancer/AccessLogs",),
+    only_with_workloads=("api",),
+    reason=(
+        "The destination of the load balancer's access logs: its own access logs would go to "
+        "a second bucket whose access nobody logs. No role of the service may read it; changes "
+        "to the bucket or its policy are in CloudTrail's management events."
+    ),
+)
+ACCESS_LOG_BUCKET_KMS = PackAcknowledgement(
+    rule="S3DefaultEncryptionKMS",
+    paths=("Compute/LoadBalancer/AccessLogs",),
+    only_with_workloads=("api",),
+    reason=(
+        "Elastic Load Balancing writes access logs only to buckets encrypted with S3-managed "
+        "keys (ELB User Guide, 'Enable access logs': SSE-S3 is the only supported option). "
+        "The bucket is encrypted, TLS-only and blocks public access."
+    ),
+)
+ACCESS_LOG_BUCKET_REPLICATION = PackAcknowledgement(
+    rule="S3BucketReplicationEnabled",
+    paths=("Compute/LoadBalancer/AccessLogs",),
+    only_with_workloads=("api",),
+    reason=(
+        "Replication would need a bucket in a second region to outlast a regional failure; "
+        "this service runs in one. The logs are versioned, kept 365 days and retained when "
+        "the stack is deleted."
+    ),
+)
+REDIS_AUTH_TOKEN_WITHOUT_ROTATION = PackAcknowledgement(
+    rule="SecretsManagerRotationEnabled",
+    paths=("Datastore/Cache/AuthToken",),
+    packs=NIST_AND_HIPAA,
+    reason=REDIS_AUTH_TOKEN_ROTATION.reason,
+)
+HTTP_WITHOUT_DOMAIN = PackAcknowledgement(
+    rule="ALBHttpToHttpsRedirection",
+    paths=("Compute/LoadBalancer/Alb/Http",),
+    only_with_domain=False,
+    only_with_workloads=("api",),
+    reason=(
+        "Only production has a domain (and a certificate): dev and staging serve plain HTTP "
+        "and must hold no regulated data. With a compliance pack, production without a domain "
+        "is refused."
+    ),
+)
+CERTIFICATE_WITHOUT_DOMAIN = PackAcknowledgement(
+    rule="ELBv2ACMCertificateRequired",
+    paths=("Compute/LoadBalancer/Alb/Http",),
+    only_with_domain=False,
+    only_with_workloads=("api",),
+    reason=HTTP_WITHOUT_DOMAIN.reason,
+)
+REDIRECT_LISTENER = PackAcknowledgement(
+    rule="ELBv2ACMCertificateRequired",
+    paths=("Compute/LoadBalancer/Alb/Redirect80To443",),
+    only_with_domain=True,
+    only_with_workloads=("api",),
+    reason=(
+        "The port-80 listener only redirects to HTTPS, the redirection the packs ask for "
+        "(ALBHttpToHttpsRedirection): it serves nothing and needs no certificate."
+    ),
+)
+SINGLE_AZ_DATABASE_IN_PACKS = PackAcknowledgement(
+    rule="RDSMultiAZSupport",
+    paths=("Datastore/Database/Instance",),
+    packs=NIST_AND_HIPAA,
+    only_sized="small",
+    reason=SINGLE_AZ_DATABASE.reason,
+)
+
+PACK_ACKNOWLEDGEMENTS = (
+    INLINE_POLICIES,
+    PUBLIC_SUBNET_ROUTES,
+    ACCESS_LOG_BUCKET_LOGGING,
+    ACCESS_LOG_BUCKET_KMS,
+    ACCESS_LOG_BUCKET_REPLICATION,
+    REDIS_AUTH_TOKEN_WITHOUT_ROTATION,
+    HTTP_WITHOUT_DOMAIN,
+    CERTIFICATE_WITHOUT_DOMAIN,
+    REDIRECT_LISTENER,
+    SINGLE_AZ_DATABASE_IN_PACKS,
+)
+
+# The most entries of each compliance pack's table one environment may carry (an entry counts
+# once however many constructs it names). Raise one only with a reviewer.
+PACK_BUDGETS: dict[CompliancePack, int] = {
+    "nist-800-53-r5": 9,
+    "hipaa": 9,
+    "pci-dss": 7,
+}
+
+
+def pack_acknowledgements(packs: tuple[CompliancePack, ...]) -> tuple[Acknowledgement, ...]:
+    """The entries the chosen packs' findings are acknowledged from, one per pack and row."""
+    return tuple(
+        row.for_pack(pack) for row in PACK_ACKNOWLEDGEMENTS for pack in packs if pack in row.packs
+    )
+
+
+def _applies_to(ack: Acknowledgement | PackAcknowledgement) -> str:
     if ack.only_sized:
         return f"environments sized {ack.only_sized}"
     if ack.only_with_pr_diff:
@@ -236,32 +468,58 @@ def _applies_to(ack: Acknowledgement) -> str:
     workloads = " or ".join(ack.only_with_workloads)
     if ack.only_with_ecs_exec:
         return "every environment, with ECS Exec" + (f" ({workloads})" if workloads else "")
+    if ack.only_with_drift_detection:
+        return "every environment, with the drift check"
+    if isinstance(ack, Acknowledgement) and ack.only_with_backup_plan:
+        return "environments whose database has a backup plan"
+    if ack.only_with_domain is True:
+        return "environments with a domain (production)"
+    if ack.only_with_domain is False:
+        return "environments without a domain (dev, staging)"
     if workloads:
         return f"every environment, with the {workloads} workload"
     return "every environment"
 
 
 def markdown() -> str:
-    """``docs/security-acknowledgements.md``: the table, for reviewers."""
+    """``docs/security-acknowledgements.md``: the tables, for reviewers."""
     rows = "\n".join(
         f"| `{ack.validation_id}` | {ack.construct} | {_applies_to(ack)} | {ack.reason} |"
         for ack in ACKNOWLEDGEMENTS
     )
+    pack_rows = "\n".join(
+        f"| `{row.rule}` | {', '.join(f'`{pack}`' for pack in row.packs)} | {row.construct} "
+        f"| {_applies_to(row)} | {row.reason} |"
+        for row in PACK_ACKNOWLEDGEMENTS
+    )
+    budgets = ", ".join(f"`{pack}` **{budget}**" for pack, budget in PACK_BUDGETS.items())
     return f"""# Security acknowledgements
 
-Every synth runs cdk-nag's AwsSolutions pack (and CDK's own CloudFormation rules) and fails on
-any finding that is neither fixed nor acknowledged. Findings are fixed in the constructs
-wherever a fix is reasonable; these are the only ones acknowledged. Each sits on the narrowest
-construct and is applied from one table, `{__package__}/acknowledgements.py`.
+Every synth runs cdk-nag's AwsSolutions pack (and CDK's own CloudFormation rules), and the
+compliance packs chosen in `compliance_packs`, and fails on any finding that is neither fixed
+nor acknowledged. Findings are fixed in the constructs wherever a fix is reasonable; these are
+the only ones acknowledged. Each sits on the narrowest construct and is applied from one table,
+`{__package__}/acknowledgements.py`.
 
 A test (`tests/test_policy.py`) keeps this page, the table and the synthesized app in step, and
-keeps the number of entries applied per environment at or below the budget: **{BUDGET}** (an
-entry on each workload's task counts once).
-Raising the budget, or adding a row, needs a security reviewer.
+keeps the number of entries applied per environment at or below the budget: **{BUDGET}** for
+AwsSolutions and CloudFormation (an entry on each workload's task counts once); per compliance
+pack, {budgets}.
+Raising a budget, or adding a row, needs a security reviewer.
 
 | Finding | Construct | Applies to | Reason |
 | --- | --- | --- | --- |
 {rows}
+
+## Compliance packs
+
+A pack's finding id is `<pack>::<pack>-<rule>`, with the pack's name as cdk-nag reports it:
+`NIST.800.53.R5`, `HIPAA.Security`, `PCI.DSS.321`. Each row applies only to the packs it names
+that the service chose, to each construct listed.
+
+| Rule | Packs | Construct | Applies to | Reason |
+| --- | --- | --- | --- | --- |
+{pack_rows}
 """
 
 

@@ -145,7 +145,8 @@ class ComputeStack(PhaseStack):
             security_group=network.load_balancer_security_group,
             load_balancer_name=service.resource_name(environment),
             domain=environment.domain,
-            deletion_protection=environment.is_production,
+            # Every environment's, where compliance packs are chosen (ELBDeletionProtectionEnabled).
+            deletion_protection=environment.is_production or service.has_compliance_packs,
         )
         WebFirewall(
             self,

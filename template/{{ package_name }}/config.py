@@ -12,6 +12,7 @@ from typing import Literal
 
 from aws_cdk import aws_logs as logs
 
+from .packs import CompliancePack
 from .sizing import Sizing
 
 # The processor the service's tasks run on: AWS Graviton (arm64) or Intel/AMD (x86_64). The
@@ -38,6 +39,9 @@ class GithubConfig:
     repository_id: str | None
     import_oidc_provider: bool
     enable_pr_diff: bool
+    # A scheduled workflow detects drift in every environment through a read-only role of its
+    # own (drift.py, .github/workflows/drift.yml) and keeps one issue per drifted environment.
+    enable_drift_detection: bool = False
 
     def __post_init__(self) -> None:
         if (self.owner_id is None) != (self.repository_id is None):
@@ -127,6 +131,10 @@ class EnvironmentConfig:
     # The service's tasks run on Fargate Spot: spare capacity, far cheaper, stopped with two
     # minutes' warning when AWS needs it back (README: "Fargate Spot"). Never production.
     fargate_spot: bool = False
+    # The database is copied daily into an AWS Backup vault of its own (backup.py), kept as
+    # long as the sizing keeps its automated backups. Every production database of a new
+    # service, and every database where a compliance pack is chosen (decision 13).
+    backup_plan: bool = False
 
     def __post_init__(self) -> None:
         if self.region_zones[: len(self.availability_zones)] != self.availability_zones:
@@ -171,6 +179,9 @@ class ServiceConfig:
     database_port: int = 5433
     cache_port: int = 6380
     database_name: str = "app"
+    # cdk-nag packs checked on every synth beside AwsSolutions; what they find is fixed in the
+    # constructs or acknowledged in acknowledgements.py (PACK_ACKNOWLEDGEMENTS).
+    compliance_packs: tuple[CompliancePack, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.workloads or len(set(self.workloads)) != len(self.workloads):
@@ -180,6 +191,24 @@ class ServiceConfig:
         names = [job.name for job in self.scheduled_jobs]
         if len(set(names)) != len(names):
             raise ValueError(f"scheduled job names must differ: {', '.join(names)}")
+        if self.compliance_packs:
+            self._check_compliance_prerequisites()
+
+    def _check_compliance_prerequisites(self) -> None:
+        """What the packs ask of every environment, and what no reviewer would acknowledge."""
+        without_backups = [env.name for env in self.environments if not env.backup_plan]
+        if without_backups:
+            raise ValueError(f"compliance packs need every database backed up: {without_backups}")
+        # Only the API has a load balancer, and so a listener that must serve HTTPS.
+        if self.runs("api") and any(
+            env.is_production and env.domain is None for env in self.environments
+        ):
+            raise ValueError("compliance packs need HTTPS in production: give it a domain")
+
+    @property
+    def has_compliance_packs(self) -> bool:
+        """Whether the fixes the packs ask for are built (decision 13 says which)."""
+        return bool(self.compliance_packs)
 
     def runs(self, workload: Workload) -> bool:
         """Whether the service runs this workload (README: "Workloads")."""

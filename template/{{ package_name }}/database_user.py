@@ -8,6 +8,7 @@ the private subnets (`database_user_function/handler.py`, standard library only)
 rotation schedule waits for it.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, Stack
@@ -17,6 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .acknowledgements import FUNCTION_NETWORK_INTERFACES
@@ -34,6 +36,24 @@ NETWORK_INTERFACE_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+
+
+# SQS's longest retention: time to read why an invocation failed before the event is gone.
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureHandling:
+    """Limits and a dead-letter queue for the function (what the compliance packs ask of it).
+
+    CloudFormation invokes a custom resource's function asynchronously, once per change of the
+    one resource; Lambda queues a throttled event and retries it, and sends an event that still
+    fails to the dead-letter queue (Lambda Developer Guide, "Asynchronous invocation"). A
+    reservation comes out of the account's concurrency, which must keep 100 unreserved
+    (Lambda API reference, PutFunctionConcurrency): a new account below 101 cannot deploy it.
+    """
+
+    reserved_concurrency: int
 
 
 def latest_python_runtime() -> lambda_.Runtime:
@@ -57,6 +77,7 @@ class DatabaseUser(Construct):
         user_secret: secretsmanager.ISecret,
         database_name: str,
         log_retention: logs.RetentionDays,
+        failures: FailureHandling | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         role = iam.Role(
@@ -80,6 +101,18 @@ class DatabaseUser(Construct):
         user_secret.grant_read(role)
         log_group = retained_log_group(self, "Logs", retention=log_retention)
         log_group.grant_write(role)
+        self.dead_letter_queue: sqs.Queue | None = None
+        if failures is not None:
+            # It holds CloudFormation's requests: the endpoint, names, secret ARNs and a
+            # presigned response URL, never a secret value (Lambda Developer Guide, "Using AWS
+            # Lambda with CloudFormation": CloudFormation invokes the function asynchronously).
+            self.dead_letter_queue = sqs.Queue(
+                self,
+                "DeadLetters",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=DEAD_LETTER_RETENTION,
+            )
         function = lambda_.Function(
             self,
             "Function",
@@ -96,6 +129,10 @@ class DatabaseUser(Construct):
             # The group the rotation functions use: PostgreSQL's port, and out to Secrets
             # Manager and the RDS certificate authorities over the NAT gateways.
             security_groups=[network.rotation_security_group],
+            reserved_concurrent_executions=(
+                failures.reserved_concurrency if failures is not None else None
+            ),
+            dead_letter_queue=self.dead_letter_queue,
         )
         # Lambda checks the network-interface permissions when it creates the function.
         depend_on_policy_only(function, role)

@@ -22,8 +22,9 @@ from .acknowledgements import (
     SINGLE_AZ_DATABASE,
     SINGLE_NODE_CACHE,
 )
+from .backup import DatabaseBackup
 from .config import EnvironmentConfig, ServiceConfig
-from .database_user import DatabaseUser
+from .database_user import DatabaseUser, FailureHandling
 from .log_groups import retained_log_group
 from .network import Network
 from .phase import PhaseSettings, PhaseStack
@@ -36,6 +37,8 @@ DATABASE_LOG_TYPES = ("postgresql", "upgrade")
 # The application's PostgreSQL user; multi-user rotation alternates it with "<user>_clone".
 APPLICATION_USER = "app"
 ROTATION_INTERVAL = Duration.days(30)
+# The Redis snapshot retention the compliance packs ask for, at least.
+COMPLIANT_CACHE_SNAPSHOT_DAYS = 15
 
 
 def secrets_key(scope: Construct) -> kms.Key:
@@ -80,6 +83,7 @@ class Database(Construct):
         database_name: str,
         port: int,
         key: kms.IKey,
+        user_failures: FailureHandling | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         sizing = environment.sizing
@@ -151,6 +155,7 @@ class Database(Construct):
             user_secret=self.app_secret,
             database_name=database_name,
             log_retention=environment.log_retention,
+            failures=user_failures,
         )
         # SecretRotation rather than instance.add_rotation_*(): the rotation's
         # security-group rule must use the network stack's literal port (see Network).
@@ -199,6 +204,7 @@ class Cache(Construct):
         environment: EnvironmentConfig,
         port: int,
         key: kms.IKey,
+        minimum_snapshot_retention_days: int = 0,
     ) -> None:
         super().__init__(scope, construct_id)
         sizing = environment.sizing
@@ -246,7 +252,9 @@ class Cache(Construct):
             transit_encryption_mode="required",
             # A dynamic reference: CloudFormation resolves it; the template never holds it.
             auth_token=self.auth_token.secret_value.unsafe_unwrap(),
-            snapshot_retention_limit=sizing.database_backup_retention_days,
+            snapshot_retention_limit=max(
+                sizing.database_backup_retention_days, minimum_snapshot_retention_days
+            ),
             auto_minor_version_upgrade=True,
             log_delivery_configurations=[
                 elasticache.CfnReplicationGroup.LogDeliveryConfigurationRequestProperty(
@@ -290,6 +298,7 @@ class DatastoreStack(PhaseStack):
     ) -> None:
         super().__init__(scope, phase=phase)
         self.secrets_key = secrets_key(self)
+        hardened = service.has_compliance_packs
         self.database = Database(
             self,
             "Database",
@@ -299,6 +308,8 @@ class DatastoreStack(PhaseStack):
             database_name=service.database_name,
             port=service.database_port,
             key=self.secrets_key,
+            # The packs ask the template's own function for a concurrency limit and a DLQ.
+            user_failures=FailureHandling(reserved_concurrency=1) if hardened else None,
         )
         self.cache = Cache(
             self,
@@ -307,7 +318,20 @@ class DatastoreStack(PhaseStack):
             environment=environment,
             port=service.cache_port,
             key=self.secrets_key,
+            # The packs ask for 15 days of Redis snapshots (cdk-nag's
+            # ElastiCacheRedisClusterAutomaticBackup); small and medium keep fewer.
+            minimum_snapshot_retention_days=COMPLIANT_CACHE_SNAPSHOT_DAYS if hardened else 0,
         )
+        self.backup: DatabaseBackup | None = None
+        if environment.backup_plan:
+            self.backup = DatabaseBackup(
+                self,
+                "Backup",
+                instance=self.database.instance,
+                key=self.secrets_key,
+                retention_days=environment.sizing.database_backup_retention_days,
+            )
+            CfnOutput(self, "BackupVaultName", value=self.backup.vault.backup_vault_name)
         if not environment.sizing.database_multi_az:
             acknowledge(self.database.instance, SINGLE_AZ_DATABASE)
         # The worker's queue and the jobs' dead letters hold messages: state, kept here.

@@ -23,6 +23,7 @@ from .config import EnvironmentConfig, ServiceConfig
 # namespace fails tests/test_execution_policy.py until it is added here, after review.
 SERVICE_OF_TYPE_NAMESPACE: dict[str, str] = {
     "AWS::ApplicationAutoScaling": "application-autoscaling",
+    "AWS::Backup": "backup",
     "AWS::CertificateManager": "acm",
     "AWS::CloudWatch": "cloudwatch",
     "AWS::EC2": "ec2",
@@ -45,6 +46,12 @@ SERVICE_OF_TYPE_NAMESPACE: dict[str, str] = {
     "AWS::WAFv2": "wafv2",
     # Custom resources run a Lambda function of the same stack.
     "Custom": "lambda",
+}
+# Actions a namespace's resources need beyond their service's own prefix: a backup vault
+# encrypted with a customer managed key is created with backup-storage:MountCapsule (AWS
+# Backup Developer Guide, "Backup vault creation and deletion", required permissions).
+EXTRA_ACTIONS_OF_TYPE_NAMESPACE: dict[str, tuple[str, ...]] = {
+    "AWS::Backup": ("backup-storage:MountCapsule",),
 }
 # What CloudFormation does to the roles (and their inline policies) the stacks own.
 ROLE_ACTIONS = (
@@ -100,6 +107,14 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                 "Sid": "ServicesOfThePipelinesStacks",
                 "Effect": "Allow",
                 "Action": sorted({f"{p}:*" for p in SERVICE_OF_TYPE_NAMESPACE.values()}),
+                "Resource": "*",
+            },
+            {
+                "Sid": "WhatSomeOfThoseResourcesAlsoNeed",
+                "Effect": "Allow",
+                "Action": sorted(
+                    {a for actions in EXTRA_ACTIONS_OF_TYPE_NAMESPACE.values() for a in actions}
+                ),
                 "Resource": "*",
             },
             {

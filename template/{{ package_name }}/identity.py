@@ -11,9 +11,14 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .acknowledgements import DIFF_ROLE_READS_ITS_STACKS
+from .acknowledgements import (
+    DIFF_ROLE_READS_ITS_STACKS,
+    DRIFT_ROLE_READS_CONFIGURATION,
+    DRIFT_ROLE_READS_ITS_STACKS,
+)
 from .config import EnvironmentConfig, ServiceConfig
 from .default_policy import default_policy
+from .drift import DETECTION_STATUS_ACTION, READ_ACTIONS, STACK_DRIFT_ACTIONS, drift_subjects
 from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
 from .state import DEPLOY_BOOTSTRAP_ROLES, bootstrap_role_arn
@@ -164,3 +169,39 @@ class IdentityStack(PhaseStack):
                 resource=service.stacks_arn_pattern(environment),
             )
             CfnOutput(self, "DiffRoleArn", value=diff.role.role_arn)
+
+        if service.github.enable_drift_detection:
+            self._add_drift_role(service, environment, oidc.provider)
+
+    def _add_drift_role(
+        self, service: ServiceConfig, environment: EnvironmentConfig, provider: iam.IOidcProvider
+    ) -> None:
+        """The scheduled drift check's role: drift detection on this environment's stacks,
+        and the read actions it needs on their resources (drift.py says which, and why)."""
+        drift = GithubRole(
+            self,
+            "GithubDrift",
+            provider=provider,
+            role_name=service.resource_name(environment, "github-drift"),
+            subjects=drift_subjects(service.github.subject_prefix),
+            permissions=iam.PolicyStatement(
+                sid="DetectDriftOnThisServicesStacks",
+                actions=list(STACK_DRIFT_ACTIONS),
+                resources=[service.stacks_arn_pattern(environment)],
+            ),
+            description=f"Scheduled drift check reads {service.name}'s {environment.name} stacks",
+            max_session_duration=Duration.hours(1),
+        )
+        drift.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTheConfigurationDriftDetectionCompares",
+                actions=[DETECTION_STATUS_ACTION, *READ_ACTIONS],
+                resources=["*"],
+            )
+        )
+        policy = default_policy(drift.role)
+        acknowledge(
+            policy, DRIFT_ROLE_READS_ITS_STACKS, resource=service.stacks_arn_pattern(environment)
+        )
+        acknowledge(policy, DRIFT_ROLE_READS_CONFIGURATION)
+        CfnOutput(self, "DriftRoleArn", value=drift.role.role_arn)

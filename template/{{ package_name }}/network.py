@@ -92,6 +92,7 @@ class Network(Construct):
         container_port: int,
         database_port: int,
         cache_port: int,
+        public_subnets_assign_public_ips: bool = True,
         public_entry: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -109,7 +110,14 @@ class Network(Construct):
             restrict_default_security_group=True,
             subnet_configuration=[
                 ec2.SubnetConfiguration(
-                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                    name="Public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    # Only the load balancer (addresses of its own) and the NAT gateways
+                    # (Elastic IPs) live here: nothing needs an address at launch. False is
+                    # what the compliance packs ask; MapPublicIpOnLaunch is no create-only
+                    # property of AWS::EC2::Subnet, so the subnets are updated in place.
+                    map_public_ip_on_launch=None if public_subnets_assign_public_ips else False,
                 ),
                 ec2.SubnetConfiguration(
                     name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
@@ -240,5 +248,6 @@ class NetworkStack(PhaseStack):
             container_port=service.container_port,
             database_port=service.database_port,
             cache_port=service.cache_port,
+            public_subnets_assign_public_ips=not service.has_compliance_packs,
             public_entry=service.runs("api"),
         )

@@ -1,23 +1,44 @@
-"""The policy gate: cdk-nag's AwsSolutions pack runs on every synth.
+"""The policy gate: cdk-nag's AwsSolutions pack runs on every synth, and beside it the
+compliance packs the service chose (NIST 800-53 rev 5, HIPAA Security, PCI DSS 3.2.1).
 
 Findings are fixed in the constructs wherever a fix is reasonable. The few that remain are
 acknowledged from one table (``acknowledgements.py``), each on the narrowest construct;
 ``docs/security-acknowledgements.md`` lists them all.
 """
 
+from collections.abc import Sequence
+
 from aws_cdk import Acknowledgment, App, Validations
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import (
+    AwsSolutionsChecks,
+    HIPAASecurityChecks,
+    NagPack,
+    NIST80053R5Checks,
+    PCIDSS321Checks,
+)
 from constructs import IConstruct
 
 from .acknowledgements import Acknowledgement
+from .packs import CompliancePack
 
 # Where CDK records an acknowledgement on the construct it was applied to.
 ACKNOWLEDGED_RULES_METADATA = "aws:cdk:acknowledged-rules"
 
 
-def add_policy_checks(app: App) -> None:
-    """Make `cdk synth` fail on any finding of the AwsSolutions pack not acknowledged."""
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+# cdk-nag 3's class for each pack (cdk_nag; its README: "Available Rules and Packs").
+PACK_CHECKS: dict[CompliancePack, type[NagPack]] = {
+    "nist-800-53-r5": NIST80053R5Checks,
+    "hipaa": HIPAASecurityChecks,
+    "pci-dss": PCIDSS321Checks,
+}
+
+
+def add_policy_checks(app: App, *, packs: Sequence[CompliancePack]) -> None:
+    """Make `cdk synth` fail on any finding of the AwsSolutions pack, or of a chosen
+    compliance pack, that is not acknowledged."""
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app), *(PACK_CHECKS[pack](app) for pack in packs)
+    )
 
 
 def acknowledge(

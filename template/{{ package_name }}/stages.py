@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from aws_cdk import App, Environment
 
+from .compliance import acknowledge_pack_findings
 from .compute import ComputeStack
 from .config import EnvironmentConfig, ServiceConfig
 from .datastore import DatastoreStack
@@ -108,6 +109,12 @@ def add_environment(
         work_queue=datastore.work_queue,
         job_dead_letters=datastore.job_dead_letters,
     )
+    if service.compliance_packs:
+        acknowledge_pack_findings(
+            {"Identity": identity, "Network": network, "Datastore": datastore, "Compute": compute},
+            service=service,
+            environment=environment,
+        )
     return EnvironmentStacks(
         identity=identity, network=network, datastore=datastore, compute=compute
     )

@@ -1,0 +1,70 @@
+"""The database's copies outside the instance: a daily AWS Backup job into a vault of its own.
+
+RDS keeps automated backups (point-in-time restore) for the sizing's retention, but they belong
+to the instance: deleting it can take them along, and whoever may change the instance may change
+them. AWS Backup keeps its recovery points in a vault with its own access policy, encrypted with
+the stack's key, and no principal may delete one or shorten its life before it expires: only
+the plan's lifecycle does, after the same retention (decision 13).
+"""
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from .acknowledgements import BACKUP_SERVICE_ROLE
+from .policy import acknowledge
+
+# 03:00 UTC: a job scheduled inside RDS's own backup or maintenance window waits for it to end
+# (AWS Backup Developer Guide, "Creating a backup plan"); the start window covers that wait.
+SCHEDULE = events.Schedule.cron(hour="3", minute="0")
+START_WINDOW = Duration.hours(8)
+COMPLETION_WINDOW = Duration.days(1)
+
+
+class DatabaseBackup(Construct):
+    """A vault encrypted with ``key``, and a plan that copies ``instance`` into it every day and
+    keeps each copy ``retention_days``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        instance: rds.DatabaseInstance,
+        key: kms.IKey,
+        retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # A generated name; kept when the stack goes (a vault with recovery points cannot be
+        # deleted anyway), and its access policy refuses every principal the deletion of a
+        # recovery point or a change of its lifecycle.
+        self.vault = backup.BackupVault(
+            self,
+            "Vault",
+            encryption_key=key,
+            block_recovery_point_deletion=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.plan = backup.BackupPlan(
+            self,
+            "Plan",
+            backup_vault=self.vault,
+            backup_plan_rules=[
+                backup.BackupPlanRule(
+                    rule_name="Daily",
+                    schedule_expression=SCHEDULE,
+                    start_window=START_WINDOW,
+                    completion_window=COMPLETION_WINDOW,
+                    delete_after=Duration.days(retention_days),
+                )
+            ],
+        )
+        selection = self.plan.add_selection(
+            "Database",
+            resources=[backup.BackupResource.from_rds_database_instance(instance)],
+        )
+        # AWS Backup snapshots the instance with this role and AWS's policy made for it.
+        acknowledge(selection.node.find_child("Role"), BACKUP_SERVICE_ROLE)

@@ -1,0 +1,74 @@
+"""The compliance packs' findings this service acknowledges, applied to one environment's stacks.
+
+What the packs ask and the template can do is built into the constructs themselves (backup.py,
+network.py, database_user.py, datastore.py, compute.py: decision 13 lists them). What remains
+is in ``acknowledgements.PACK_ACKNOWLEDGEMENTS``: this module finds each entry's constructs
+after the stacks are composed and acknowledges its finding there, for every chosen pack that
+reports it, through ``policy.acknowledge`` like every other acknowledgement.
+"""
+
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+
+from aws_cdk import Stack
+from constructs import IConstruct
+
+from .acknowledgements import PACK_ACKNOWLEDGEMENTS, PackAcknowledgement
+from .config import EnvironmentConfig, ServiceConfig
+from .policy import acknowledge
+from .sizing import SIZING_PRESETS
+
+
+def applies(
+    row: PackAcknowledgement, service: ServiceConfig, environment: EnvironmentConfig
+) -> bool:
+    """Whether the constructs ``row`` names exist, and are found, in ``environment``."""
+    return (
+        (row.only_sized is None or environment.sizing == SIZING_PRESETS[row.only_sized])
+        and (not row.only_with_pr_diff or service.github.enable_pr_diff)
+        and (not row.only_shifting_traffic or environment.sizing.shifts_traffic)
+        and (not row.only_with_ecs_exec or service.enable_ecs_exec)
+        and (not row.only_with_drift_detection or service.github.enable_drift_detection)
+        and (
+            row.only_with_domain is None or row.only_with_domain == (environment.domain is not None)
+        )
+        and (
+            not row.only_with_workloads
+            or any(workload in service.workloads for workload in row.only_with_workloads)
+        )
+    )
+
+
+def constructs_at(stacks: Mapping[str, Stack], path: str) -> list[IConstruct]:
+    """The constructs at '<Phase>/<path in its stack>': '*' stands for part of one segment,
+    a leading '**/' for any number of segments ('**/DefaultPolicy': every construct of the
+    stack with that id)."""
+    phase, relative = path.split("/", 1)
+    stack = stacks[phase]
+    if relative.startswith("**/"):
+        name = relative.removeprefix("**/")
+        return [construct for construct in stack.node.find_all() if construct.node.id == name]
+    pattern = f"{stack.node.path}/{relative}"
+    depth = pattern.count("/")
+    return [
+        construct
+        for construct in stack.node.find_all()
+        if construct.node.path.count("/") == depth and fnmatchcase(construct.node.path, pattern)
+    ]
+
+
+def acknowledge_pack_findings(
+    stacks: Mapping[str, Stack], *, service: ServiceConfig, environment: EnvironmentConfig
+) -> None:
+    """Acknowledge, for each chosen pack, every table entry that applies to ``environment``."""
+    for row in PACK_ACKNOWLEDGEMENTS:
+        packs = [pack for pack in service.compliance_packs if pack in row.packs]
+        if not packs or not applies(row, service, environment):
+            continue
+        for path in row.paths:
+            found = constructs_at(stacks, path)
+            if not found:
+                raise LookupError(f"{row.rule}: nothing at {path} in {environment.name}")
+            for construct in found:
+                for pack in packs:
+                    acknowledge(construct, row.for_pack(pack))
