@@ -41,9 +41,9 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["GIT_CONFIG_COUNT"] = "1"
     os.environ["GIT_CONFIG_KEY_0"] = "core.excludesFile"
     os.environ["GIT_CONFIG_VALUE_0"] = str(excludes)
-    # Each rendered project's mypy keeps its own cache, seeded from this repository's (see
-    # seed_mypy_cache): one cache written by several mypy runs at once loses entries.
-    os.environ.pop("MYPY_CACHE_DIR", None)
+    # One mypy cache for every rendered project (and this repository): aws-cdk-lib is
+    # analysed once (about 50 s), not once per render; entries are checked by content.
+    os.environ.setdefault("MYPY_CACHE_DIR", str(TEMPLATE / ".mypy_cache"))
     # No AWS credentials (synth must not need them), not this repository's virtualenv (each
     # rendered project has its own), and bytecode written as on a developer's machine: without
     # it every synth compiles aws-cdk-lib's modules again (4 of a large app's 10 seconds).
@@ -113,25 +113,7 @@ def shared_environment(folder: Path) -> Path:
     elif venv.exists():
         shutil.rmtree(venv)
     venv.symlink_to(shared, target_is_directory=True)
-    seed_mypy_cache(folder)
     return folder
-
-
-def seed_mypy_cache(folder: Path) -> None:
-    """Give a rendered project's folder a mypy cache that already holds aws-cdk-lib and the
-    standard library: hard links to this repository's cache, which the template's own mypy
-    fills (.ci/run's pre-commit; else once per session, here). Same mypy, same options: the
-    entries are valid there too (checked by content), and about 50 s of analysis is not
-    repeated per render. mypy replaces cache files rather than writing into them, so the
-    links never carry one project's entries into another's cache."""
-    cache = TEMPLATE / ".mypy_cache"
-    with open(Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"]) / "mypy.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        if not (cache / "3.11").is_dir():
-            run(["uv", "run", "--locked", "mypy"], TEMPLATE)
-    target = folder / ".mypy_cache"
-    if not target.exists():
-        run(["cp", "-al", str(cache), str(target)], folder)
 
 
 def uv_sync(folder: Path, *, locked: bool = True) -> None:
@@ -299,17 +281,7 @@ CONFLICT = re.compile(
     r"^<<<<<<< before updating$.*?^>>>>>>> after updating$\n?", re.MULTILINE | re.DOTALL
 )
 # What a rendered project's own tools create in it (never rendered, never compared).
-GENERATED = {
-    ".git",
-    ".venv",
-    "node_modules",
-    "cdk.out",
-    "__pycache__",
-    ".dev",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-}
+GENERATED = {".git", ".venv", "node_modules", "cdk.out", "__pycache__", ".dev"}
 
 
 @pytest.fixture(scope="session", autouse=True)
