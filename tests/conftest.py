@@ -6,6 +6,7 @@ import fcntl
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -16,10 +17,44 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
+from xdist.scheduler import LoadScopeScheduling
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 # The README's example service; each test overrides what it needs.
 BASE_ANSWERS: dict[str, Any] = yaml.safe_load((TEMPLATE / "example-answers.yml").read_text())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The costliest tests first (their `cost` mark), the rest in their usual order."""
+
+    def cost(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("cost")
+        return float(marker.args[0]) if marker else 0.0
+
+    items.sort(key=cost, reverse=True)
+
+
+# Modules whose module-scoped fixtures (rendered services and their releases, a running
+# `scripts/dev`) cost too much to set up on both workers: each runs whole on one.
+WHOLE_MODULES = ("tests/test_fleet.py", "tests/test_dev_loop.py")
+
+
+class CostliestFirstScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
+    """Hands each xdist worker one test (or one whole module) at a time, in collection order:
+    the long ones start at once and the two workers finish together, instead of one running
+    three own-checks alone at the end (`--dist load` sends runs of consecutive tests).
+    `--dist loadgroup` with `xdist_group` marks would keep a module on one worker, but it
+    stopped grouping under pytest 9.2 (pytest-dev/pytest-xdist#1386)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return module if module in WHOLE_MODULES else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> CostliestFirstScheduling:
+    # Keep the order above: by default the scheduler puts the scopes with most tests first.
+    config.option.loadscopereorder = False
+    return CostliestFirstScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -77,6 +112,31 @@ def run(
     return result
 
 
+@pytest.fixture(scope="session")
+def template_mypy() -> subprocess.CompletedProcess[str]:
+    """This repository's `mypy --strict` (fleet, hooks, tests), run once per session by the
+    first xdist worker that needs it while the others wait. It fills the mypy cache every
+    rendered project reads (aws-cdk-lib's analysis, about 45 s on one core), so no project
+    repeats it, and it runs beside other tests instead of before them all (`.ci/run` skips
+    the mypy hook of pre-commit for that reason)."""
+    root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
+    root.mkdir(parents=True, exist_ok=True)
+    done = root / "template-mypy.json"
+    with open(root / "template-mypy.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not done.exists():
+            result = subprocess.run(
+                ["uv", "run", "--locked", "mypy"],
+                cwd=TEMPLATE,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            done.write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
+    returncode, stdout, stderr = json.loads(done.read_text())
+    return subprocess.CompletedProcess(["mypy"], returncode, stdout, stderr)
+
+
 def readme_bash_blocks(section: str) -> list[str]:
     """The ```bash blocks of one section of the template's README, in order."""
     readme = (TEMPLATE / "README.md").read_text()
@@ -99,7 +159,10 @@ def shared_environment(folder: Path) -> Path:
     ).hexdigest()[:16]
     root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
     root.mkdir(parents=True, exist_ok=True)
-    shared = root / f"{folder.name}-{manifest.name}-{key}"
+    # Named by what is installed, never by the folder: pytest-copie's folders (copie000, ...)
+    # and the renders of other tests all share the environment of their lock file.
+    kind = "service" if folder.name == "service" else "app"
+    shared = root / f"{kind}-{manifest.name}-{key}"
     # One xdist worker creates it while the others wait for it.
     with open(root / f"{shared.name}.lock", "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)

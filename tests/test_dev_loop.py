@@ -27,7 +27,11 @@ import yaml
 
 from .conftest import GENERATED, uv_sync
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+pytestmark = [
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc"),
+    # The module runs whole on one worker (see WHOLE_MODULES in conftest.py).
+    pytest.mark.cost(15),
+]
 
 START_TIMEOUT_SECONDS = 120
 Process = tuple[int, str]  # pid and start time: a pid the kernel reused is another process

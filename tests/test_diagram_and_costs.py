@@ -111,6 +111,7 @@ def test_price_table_states_its_source_and_date() -> None:
         assert re.search(r"\d{4}", source), f"{kind} names no date"
 
 
+@pytest.mark.cost(12)
 def test_counted_resources_match_the_synthesized_app(default_project: Path, tmp_path: Path) -> None:
     # Protects: the KMS keys, secrets and WAF rules the estimate bills are the ones the app
     # creates in each environment (synthesized with this repository's CDK, offline).

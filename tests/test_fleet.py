@@ -28,6 +28,9 @@ from fleet.template import location_key, version_of
 
 from .conftest import BASE_ANSWERS, TEMPLATE, commit, run
 
+# The module runs whole on one worker (see WHOLE_MODULES in conftest.py).
+pytestmark = pytest.mark.cost(35)
+
 SERVICES = ("orders-api", "payments-api", "billing-api")
 # The README line that release 1.1.0 changes and billing-api's team changes as well.
 README_LINE = "The AWS infrastructure and delivery pipeline of"

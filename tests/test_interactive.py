@@ -137,6 +137,7 @@ def _default_governance(term: Terminal) -> None:
     term.answer("Check every environment for drift", ENTER)  # yes
 
 
+@pytest.mark.cost(7)
 def test_one_environment_no_domain_with_a_refused_answer(
     terminal: Callable[..., Terminal], tmp_path: Path
 ) -> None:
@@ -184,6 +185,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert (answers["backup_plan"], answers["drift_detection"]) == (True, True)
 
 
+@pytest.mark.cost(7)
 def test_three_environments_a_domain_and_an_imported_provider(
     terminal: Callable[..., Terminal], tmp_path: Path
 ) -> None:
@@ -264,6 +266,7 @@ def test_three_environments_a_domain_and_an_imported_provider(
     assert not (tmp_path / "orders-api" / ".github" / "workflows" / "drift.yml").exists()
 
 
+@pytest.mark.cost(7)
 def test_legacy_subject_skips_the_ids_and_a_shared_account(
     terminal: Callable[..., Terminal], tmp_path: Path
 ) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .conftest import synced
 
 # Builds the app without app.py (and its add_policy_checks) and adds the pack itself: first as
@@ -54,6 +56,7 @@ else:
 """
 
 
+@pytest.mark.cost(16)
 def test_forced_pack_passes_as_rendered_and_fails_without_the_acknowledgements(
     default_project: Path,
 ) -> None:

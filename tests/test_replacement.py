@@ -231,6 +231,7 @@ def test_the_check_sees_a_replacement() -> None:
     ]
 
 
+@pytest.mark.cost(12)
 def test_sizing_changes_replace_nothing(default_project: Path) -> None:
     resized = synthesize_resized(synced(default_project), "small", "medium", "large")
     small, medium, large = resized["small"], resized["medium"], resized["large"]
@@ -243,6 +244,7 @@ def test_sizing_changes_replace_nothing(default_project: Path) -> None:
 
 
 # From small, see tests/test_upgrade.py: the team's service, updated with a changed sizing.
+@pytest.mark.cost(25)
 @pytest.mark.parametrize("sizing", ["medium"])
 def test_updating_from_the_previous_release_replaces_nothing(
     releases: Path, tmp_path: Path, sizing: str
@@ -260,7 +262,13 @@ def test_updating_from_the_previous_release_replaces_nothing(
     assert replacements(before, after, answers["aws_region"]) == []
 
 
-@pytest.mark.parametrize("sizing", ["small", "large"])
+@pytest.mark.parametrize(
+    "sizing",
+    [
+        pytest.param("small", marks=pytest.mark.cost(28)),
+        pytest.param("large", marks=pytest.mark.cost(40)),
+    ],
+)
 def test_updating_from_the_latest_release_replaces_nothing(
     shipped_releases: Path, tmp_path: Path, sizing: str
 ) -> None:

@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
+
 from .conftest import run, uv_sync
 
 # The integration tests that must have run, not been skipped (service/tests/test_integration.py).
@@ -68,6 +70,7 @@ def _outcomes(junit_xml: Path) -> dict[str, str]:
     return outcomes
 
 
+@pytest.mark.cost(60)
 def test_sample_service_suite_passes_with_its_integration_tests(
     large_project: Path, tmp_path: Path
 ) -> None:

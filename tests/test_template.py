@@ -99,7 +99,26 @@ def test_sizing_differs_between_small_and_large(default_project: Path, large_pro
     assert 'name="dev"' in large and 'name="staging"' in large
 
 
-@pytest.mark.parametrize("fixture", PROJECTS)
+@pytest.mark.cost(65)
+def test_the_template_passes_mypy_strict(
+    template_mypy: subprocess.CompletedProcess[str],
+) -> None:
+    # Protects: fleet, the migration hooks and these tests stay typed (ADR 0011); pre-commit
+    # runs the same check on commit.
+    assert template_mypy.returncode == 0, template_mypy.stdout + template_mypy.stderr
+    assert template_mypy.stdout.startswith("Success: no issues found")
+
+
+# Each rendered project's mypy reads the cache the template's run fills (template_mypy).
+@pytest.mark.usefixtures("template_mypy")
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        pytest.param("default_project", marks=pytest.mark.cost(45)),
+        pytest.param("medium_project", marks=pytest.mark.cost(50)),
+        pytest.param("large_project", marks=pytest.mark.cost(60)),
+    ],
+)
 def test_rendered_project_passes_its_own_checks(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
@@ -346,6 +365,8 @@ def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> N
     assert not destination.exists() or not any(destination.iterdir())
 
 
+@pytest.mark.cost(10)
+@pytest.mark.usefixtures("template_mypy")
 def test_pre_commit_hooks_catch_a_planted_key_and_a_wrong_type(copie: Any) -> None:
     # Its own render: this test plants a key and a type error (the hooks passing on a clean
     # render is checked above); `scripts/check` runs the same hooks first and stops on them.

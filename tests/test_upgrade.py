@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from .conftest import (
@@ -51,6 +52,8 @@ def _check(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.cost(55)
+@pytest.mark.usefixtures("template_mypy")  # its scripts/check runs mypy on the warm cache
 def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_conflicts(
     releases: Path, tmp_path: Path
 ) -> None:
@@ -161,6 +164,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     assert replacements(before, after, LEGACY_ANSWERS["aws_region"]) == []
 
 
+@pytest.mark.cost(10)
 def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -> None:
     project = tmp_path / "orders-api"
     render(
