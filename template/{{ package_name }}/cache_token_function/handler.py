@@ -54,7 +54,7 @@ class RedisError(Exception):
     """Redis answered with an error, or not as RESP says it should."""
 
 
-def _command(*parts: str) -> bytes:
+def encode_command(*parts: str) -> bytes:
     """One command in RESP, as an array of bulk strings."""
     encoded = [part.encode() for part in parts]
     return b"".join(
@@ -63,7 +63,7 @@ def _command(*parts: str) -> bytes:
     )
 
 
-def _reply(stream: Any) -> str:
+def read_simple_reply(stream: Any) -> str:
     """One simple-string reply ('+OK'); an error reply ('-WRONGPASS ...') raises."""
     line = stream.readline(4096)
     if not line.endswith(b"\r\n"):
@@ -82,12 +82,12 @@ def auth_and_ping(
     """Log in with ``token`` over TLS and PING; raises unless Redis answers OK and PONG."""
     with socket.create_connection((host, port), timeout=timeout) as raw:
         with ssl_context.wrap_socket(raw, server_hostname=host) as connection:
-            connection.sendall(_command("AUTH", token) + _command("PING"))
+            connection.sendall(encode_command("AUTH", token) + encode_command("PING"))
             stream = connection.makefile("rb")
             try:
-                if _reply(stream) != "OK":
+                if read_simple_reply(stream) != "OK":
                     raise RedisError("AUTH did not answer OK")
-                if _reply(stream) != "PONG":
+                if read_simple_reply(stream) != "PONG":
                     raise RedisError("PING did not answer PONG")
             finally:
                 stream.close()
