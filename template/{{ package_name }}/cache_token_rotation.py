@@ -90,6 +90,7 @@ class CacheTokenRotation(Construct):
             environment={"REPLICATION_GROUP_ID": replication_group.ref},
         )
         self.function = built.function
+        self.log_group = built.log_group
         self.dead_letter_queue: sqs.Queue | None = built.dead_letter_queue
         # CDK grants the function the secret's rotation actions (DescribeSecret,
         # GetSecretValue, PutSecretValue, UpdateSecretVersionStage on this secret alone,

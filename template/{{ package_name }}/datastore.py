@@ -379,6 +379,12 @@ class DatastoreStack(PhaseStack):
         CfnOutput(self, "DatabaseAppSecretArn", value=self.database.app_secret.secret_arn)
         CfnOutput(self, "CacheAuthTokenSecretArn", value=self.cache.auth_token.secret_arn)
         CfnOutput(self, "CacheReplicationGroupId", value=self.cache.replication_group.ref)
+        if self.cache.token_rotation is not None:
+            CfnOutput(
+                self,
+                "CacheTokenRotationLogGroupName",
+                value=self.cache.token_rotation.log_group.log_group_name,
+            )
         if self.work_queue is not None:
             CfnOutput(self, "WorkQueueUrl", value=self.work_queue.queue.queue_url)
             dead_letters = self.work_queue.dead_letters

@@ -85,6 +85,7 @@ def vpc_function_role(
 @dataclass(frozen=True, kw_only=True)
 class VpcFunction:
     function: lambda_.Function
+    log_group: logs.LogGroup
     dead_letter_queue: sqs.Queue | None
 
 
@@ -139,4 +140,4 @@ def vpc_function(
     )
     # Lambda checks the network-interface permissions when it creates the function.
     depend_on_policy_only(function, role)
-    return VpcFunction(function=function, dead_letter_queue=dead_letter_queue)
+    return VpcFunction(function=function, log_group=log_group, dead_letter_queue=dead_letter_queue)
