@@ -65,7 +65,7 @@ def encode_command(*parts: str) -> bytes:
 
 def read_simple_reply(stream: Any) -> str:
     """One simple-string reply ('+OK'); an error reply ('-WRONGPASS ...') raises."""
-    line = stream.readline(4096)
+    line: bytes = stream.readline(4096)
     if not line.endswith(b"\r\n"):
         raise RedisError("the connection closed before a whole reply")
     text = line[:-2].decode("utf-8", "replace")
@@ -80,17 +80,19 @@ def auth_and_ping(
     *, host: str, port: int, token: str, ssl_context: ssl.SSLContext, timeout: float
 ) -> None:
     """Log in with ``token`` over TLS and PING; raises unless Redis answers OK and PONG."""
-    with socket.create_connection((host, port), timeout=timeout) as raw:
-        with ssl_context.wrap_socket(raw, server_hostname=host) as connection:
-            connection.sendall(encode_command("AUTH", token) + encode_command("PING"))
-            stream = connection.makefile("rb")
-            try:
-                if read_simple_reply(stream) != "OK":
-                    raise RedisError("AUTH did not answer OK")
-                if read_simple_reply(stream) != "PONG":
-                    raise RedisError("PING did not answer PONG")
-            finally:
-                stream.close()
+    with (
+        socket.create_connection((host, port), timeout=timeout) as raw,
+        ssl_context.wrap_socket(raw, server_hostname=host) as connection,
+    ):
+        connection.sendall(encode_command("AUTH", token) + encode_command("PING"))
+        stream = connection.makefile("rb")
+        try:
+            if read_simple_reply(stream) != "OK":
+                raise RedisError("AUTH did not answer OK")
+            if read_simple_reply(stream) != "PONG":
+                raise RedisError("PING did not answer PONG")
+        finally:
+            stream.close()
 
 
 def authenticates(endpoint: Endpoint, token: str, ssl_context: ssl.SSLContext) -> bool:
