@@ -482,9 +482,11 @@ def _applies_to(ack: Acknowledgement | PackAcknowledgement) -> str:
     if isinstance(ack, Acknowledgement) and ack.only_with_backup_plan:
         return "environments whose database has a backup plan"
     if isinstance(ack, Acknowledgement) and ack.only_with_cache_token_rotation is not None:
-        return "every environment, " + (
-            "with" if ack.only_with_cache_token_rotation else "without"
-        ) + " the Redis AUTH token's rotation"
+        return (
+            "every environment, "
+            + ("with" if ack.only_with_cache_token_rotation else "without")
+            + " the Redis AUTH token's rotation"
+        )
     if ack.only_with_domain is True:
         return "environments with a domain (production)"
     if ack.only_with_domain is False:

@@ -346,6 +346,4 @@ def on_rotation(event: dict[str, Any], context: Any) -> None:
         clock=LambdaClock(context),
     )
     log("rotation_step", step=event["Step"], version=event["ClientRequestToken"])
-    rotation.run(
-        step=event["Step"], secret_id=event["SecretId"], token=event["ClientRequestToken"]
-    )
+    rotation.run(step=event["Step"], secret_id=event["SecretId"], token=event["ClientRequestToken"])
