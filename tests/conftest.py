@@ -239,9 +239,9 @@ def medium_project(copie_session: Any) -> Path:
     """dev + prod in two accounts of another region, an imported OIDC provider, no PR diff,
     a repository that still presents GitHub's legacy (name-only) OIDC subject, Dependabot
     with the weekly template-update check instead of Renovate, x86_64 tasks with dev on
-    demand (the new services' defaults are arm64 and Spot outside production), no backup plan
-    and no drift check, and a queue worker alone: no API, so no load balancer, certificate or
-    WAF."""
+    demand (the new services' defaults are arm64 and Spot outside production), no backup plan,
+    no drift check and no rotation of the Redis token, and a queue worker alone: no API, so no
+    load balancer, certificate or WAF."""
     return copied(
         copie_session,
         sizing="medium",
@@ -259,6 +259,8 @@ def medium_project(copie_session: Any) -> Path:
         # Nor do they have a backup plan or the drift check (both off, as after an update).
         backup_plan=False,
         drift_detection=False,
+        # Nor do they rotate the Redis AUTH token (the runbook does it by hand).
+        cache_token_rotation=False,
     )
 
 

@@ -131,9 +131,11 @@ def _default_options(
 
 
 def _default_governance(term: Terminal) -> None:
-    """No compliance pack, production's backup plan and the drift check: the defaults."""
+    """No compliance pack, production's backup plan, the Redis token's rotation and the
+    drift check: the defaults."""
     term.answer("cdk-nag compliance packs checked on every synth", ENTER)
     term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
+    term.answer("Rotate the Redis AUTH token every 30 days", ENTER)  # yes
     term.answer("Check every environment for drift", ENTER)  # yes
 
 
@@ -168,6 +170,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert "needs a domain_name (HTTPS)" in line
     term.child.send(SPACE + ENTER)
     term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
+    term.answer("Rotate the Redis AUTH token every 30 days", ENTER)  # yes
     term.answer("Check every environment for drift", ENTER)  # yes
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
@@ -183,6 +186,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert "job_name" not in answers and "scheduled job" not in term.transcript
     assert answers["compliance_packs"] == []
     assert (answers["backup_plan"], answers["drift_detection"]) == (True, True)
+    assert answers["cache_token_rotation"] is True
 
 
 @pytest.mark.cost(7)
@@ -238,6 +242,8 @@ def test_three_environments_a_domain_and_an_imported_provider(
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     assert "AWS Backup vault" not in term.transcript
+    # Nor the Redis token's rotation: a pack turns it on.
+    assert "Rotate the Redis AUTH token" not in term.transcript
     answers = _answers(tmp_path / "orders-api")
     assert answers["compliance_packs"] == ["nist-800-53-r5", "pci-dss"]
     assert "backup_plan" not in answers and answers["drift_detection"] is False
@@ -263,6 +269,7 @@ def test_three_environments_a_domain_and_an_imported_provider(
     assert 'cpu_architecture="x86_64"' in environments
     assert environments.count("fargate_spot=True") == 2  # dev and staging, never prod
     assert environments.count("backup_plan=True") == 3
+    assert "cache_token_rotation=True" in environments
     assert not (tmp_path / "orders-api" / ".github" / "workflows" / "drift.yml").exists()
 
 

@@ -409,7 +409,9 @@ def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path
     assert "required reviewers" in readme and "cancel-in-progress: false" in readme
     for runbook in (
         "rotate-secret",
-        "--auth-token-update-strategy ROTATE",
+        # The token rotates by itself (a compliance pack turns it on); SET drops a leaked one.
+        "CacheTokenRotationLogGroupName",
+        "--auth-token-update-strategy SET",
         "force-new-deployment",
         "stop-service-deployment",
         "aws ecs execute-command",
@@ -488,6 +490,24 @@ def test_job_names_refuse_every_python_keyword() -> None:
     # Protects: the validator's list is Python's (a job is `python -m app.jobs.<name>`).
     listed = extension("validators").PYTHON_KEYWORDS
     assert sorted(listed) == sorted(word for word in keyword.kwlist if word.islower())
+
+
+@pytest.mark.parametrize(
+    ("fixture", "rotated"),
+    [("default_project", True), ("medium_project", False), ("large_project", True)],
+)
+def test_the_redis_token_rotates_for_new_services_and_with_a_pack(
+    fixture: str, rotated: bool, request: pytest.FixtureRequest
+) -> None:
+    # Protects: a new service (and any with a compliance pack) rotates its Redis AUTH token;
+    # one that answered no keeps the manual runbook and learns how to turn rotation on.
+    project = request.getfixturevalue(fixture)
+    environments = (project / "orders_api" / "environments.py").read_text()
+    assert ("cache_token_rotation=True" in environments) is rotated
+    readme = (project / "README.md").read_text()
+    assert ("CacheTokenRotationLogGroupName" in readme) is rotated
+    assert ("--auth-token-update-strategy ROTATE" in readme) is not rotated
+    assert ("--data cache_token_rotation=true" in readme) is not rotated
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,10 @@ class ServiceConfig:
     database_port: int = 5433
     cache_port: int = 6380
     database_name: str = "app"
+    # A Lambda function rotates the Redis AUTH token every 30 days with ElastiCache's ROTATE
+    # strategy (cache_token_rotation.py); the tasks are rolled onto the new token and the old
+    # one stops working at the next rotation. False is what services rendered before ran.
+    cache_token_rotation: bool = False
     # cdk-nag packs checked on every synth beside AwsSolutions; what they find is fixed in the
     # constructs or acknowledged in acknowledgements.py (PACK_ACKNOWLEDGEMENTS).
     compliance_packs: tuple[CompliancePack, ...] = ()
@@ -199,6 +203,8 @@ class ServiceConfig:
         without_backups = [env.name for env in self.environments if not env.backup_plan]
         if without_backups:
             raise ValueError(f"compliance packs need every database backed up: {without_backups}")
+        if not self.cache_token_rotation:
+            raise ValueError("compliance packs need the Redis AUTH token rotated")
         # Only the API has a load balancer, and so a listener that must serve HTTPS.
         if self.runs("api") and any(
             env.is_production and env.domain is None for env in self.environments

@@ -8,13 +8,9 @@ the private subnets (`database_user_function/handler.py`, standard library only)
 rotation schedule waits for it.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, Stack
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -22,45 +18,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .acknowledgements import FUNCTION_NETWORK_INTERFACES
-from .default_policy import default_policy, depend_on_policy_only
-from .log_groups import retained_log_group
 from .network import Network
-from .policy import acknowledge
+from .vpc_function import FailureHandling, vpc_function, vpc_function_role
 
 HANDLER_SOURCE = Path(__file__).resolve().parent / "database_user_function"
-# What Lambda needs to attach a function to the VPC; EC2 grants none of it per resource.
-NETWORK_INTERFACE_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
-
-
-# SQS's longest retention: time to read why an invocation failed before the event is gone.
-DEAD_LETTER_RETENTION = Duration.days(14)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FailureHandling:
-    """Limits and a dead-letter queue for the function (what the compliance packs ask of it).
-
-    CloudFormation invokes a custom resource's function asynchronously, once per change of the
-    one resource; Lambda queues a throttled event and retries it, and sends an event that still
-    fails to the dead-letter queue (Lambda Developer Guide, "Asynchronous invocation"). A
-    reservation comes out of the account's concurrency, which must keep 100 unreserved
-    (Lambda API reference, PutFunctionConcurrency): a new account below 101 cannot deploy it.
-    """
-
-    reserved_concurrency: int
-
-
-def latest_python_runtime() -> lambda_.Runtime:
-    """The newest Python runtime this aws-cdk-lib knows (cdk-nag's L1 asks for it). The
-    handler uses the standard library alone, so a new runtime runs it unchanged."""
-    python = [r for r in lambda_.Runtime.ALL if r.name.startswith("python3.")]
-    return max(python, key=lambda r: int(r.name.removeprefix("python3.")))
 
 
 class DatabaseUser(Construct):
@@ -80,62 +41,33 @@ class DatabaseUser(Construct):
         failures: FailureHandling | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        role = iam.Role(
+        role = vpc_function_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=(
-                f"{Stack.of(self).stack_name}: creates the application's database user, "
-                "as the master user"
-            ),
+            purpose="creates the application's database user, as the master user",
+            acknowledgement=FUNCTION_NETWORK_INTERFACES,
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="NetworkInterfacesInTheVpc",
-                actions=list(NETWORK_INTERFACE_ACTIONS),
-                resources=["*"],
-            )
-        )
-        acknowledge(default_policy(role), FUNCTION_NETWORK_INTERFACES)
         master_secret.grant_read(role)
         user_secret.grant_read(role)
-        log_group = retained_log_group(self, "Logs", retention=log_retention)
-        log_group.grant_write(role)
-        self.dead_letter_queue: sqs.Queue | None = None
-        if failures is not None:
-            # It holds CloudFormation's requests: the endpoint, names, secret ARNs and a
-            # presigned response URL, never a secret value (Lambda Developer Guide, "Using AWS
-            # Lambda with CloudFormation": CloudFormation invokes the function asynchronously).
-            self.dead_letter_queue = sqs.Queue(
-                self,
-                "DeadLetters",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=DEAD_LETTER_RETENTION,
-            )
-        function = lambda_.Function(
+        # CloudFormation invokes a custom resource's function asynchronously (Lambda Developer
+        # Guide, "Using AWS Lambda with CloudFormation"): a failed request can reach the
+        # dead-letter queue; it holds the endpoint, names, secret ARNs and a presigned
+        # response URL, never a secret value.
+        built = vpc_function(
             self,
-            "Function",
-            description="Creates the application's PostgreSQL user (CloudFormation)",
-            runtime=latest_python_runtime(),
-            handler="handler.on_event",
-            code=lambda_.Code.from_asset(str(HANDLER_SOURCE), exclude=["__pycache__", "*.pyc"]),
-            timeout=Duration.minutes(2),
-            memory_size=256,
             role=role,
-            log_group=log_group,
+            description="Creates the application's PostgreSQL user (CloudFormation)",
+            source=HANDLER_SOURCE,
+            handler="handler.on_event",
             vpc=network.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             # The group the rotation functions use: PostgreSQL's port, and out to Secrets
             # Manager and the RDS certificate authorities over the NAT gateways.
-            security_groups=[network.rotation_security_group],
-            reserved_concurrent_executions=(
-                failures.reserved_concurrency if failures is not None else None
-            ),
-            dead_letter_queue=self.dead_letter_queue,
+            security_group=network.rotation_security_group,
+            log_retention=log_retention,
+            timeout=Duration.minutes(2),
+            failures=failures,
         )
-        # Lambda checks the network-interface permissions when it creates the function.
-        depend_on_policy_only(function, role)
+        self.dead_letter_queue: sqs.Queue | None = built.dead_letter_queue
+        function = built.function
         self.resource = CustomResource(
             self,
             "Resource",

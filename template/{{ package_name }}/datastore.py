@@ -23,13 +23,15 @@ from .acknowledgements import (
     SINGLE_NODE_CACHE,
 )
 from .backup import DatabaseBackup
+from .cache_token_rotation import CacheTokenRotation
 from .config import EnvironmentConfig, ServiceConfig
-from .database_user import DatabaseUser, FailureHandling
+from .database_user import DatabaseUser
 from .log_groups import retained_log_group
 from .network import Network
 from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
 from .queues import JobDeadLetters, WorkQueue
+from .vpc_function import FailureHandling
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 REDIS_ENGINE_VERSION = "7.1"
@@ -193,7 +195,8 @@ class Database(Construct):
 
 
 class Cache(Construct):
-    """A Redis replication group in the isolated subnets, with AUTH and TLS required."""
+    """A Redis replication group in the isolated subnets, with AUTH and TLS required; its
+    AUTH token rotated every 30 days with ``rotate_token`` (``cache_token_rotation.py``)."""
 
     def __init__(
         self,
@@ -205,6 +208,8 @@ class Cache(Construct):
         port: int,
         key: kms.IKey,
         minimum_snapshot_retention_days: int = 0,
+        rotate_token: bool = False,
+        rotation_failures: FailureHandling | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         sizing = environment.sizing
@@ -220,7 +225,6 @@ class Cache(Construct):
                 exclude_punctuation=True,
             ),
         )
-        acknowledge(self.auth_token, REDIS_AUTH_TOKEN_ROTATION)
         subnet_group = elasticache.CfnSubnetGroup(
             self,
             "SubnetGroup",
@@ -273,6 +277,22 @@ class Cache(Construct):
         if not sizing.cache_failover:
             acknowledge(self.replication_group, SINGLE_NODE_CACHE)
         self._node_count = 1 + sizing.cache_replicas
+        self.token_rotation: CacheTokenRotation | None = None
+        if rotate_token:
+            assert network.cache_rotation_security_group is not None  # made for the rotation
+            self.token_rotation = CacheTokenRotation(
+                self,
+                "TokenRotation",
+                secret=self.auth_token,
+                replication_group=self.replication_group,
+                vpc=network.vpc,
+                security_group=network.cache_rotation_security_group,
+                interval=ROTATION_INTERVAL,
+                log_retention=environment.log_retention,
+                failures=rotation_failures,
+            )
+        else:
+            acknowledge(self.auth_token, REDIS_AUTH_TOKEN_ROTATION)
 
     @property
     def node_ids(self) -> list[str]:
@@ -321,6 +341,9 @@ class DatastoreStack(PhaseStack):
             # The packs ask for 15 days of Redis snapshots (cdk-nag's
             # ElastiCacheRedisClusterAutomaticBackup); small and medium keep fewer.
             minimum_snapshot_retention_days=COMPLIANT_CACHE_SNAPSHOT_DAYS if hardened else 0,
+            rotate_token=service.cache_token_rotation,
+            # The same limits and dead-letter queue as the database-user function.
+            rotation_failures=FailureHandling(reserved_concurrency=1) if hardened else None,
         )
         self.backup: DatabaseBackup | None = None
         if environment.backup_plan:
@@ -356,6 +379,12 @@ class DatastoreStack(PhaseStack):
         CfnOutput(self, "DatabaseAppSecretArn", value=self.database.app_secret.secret_arn)
         CfnOutput(self, "CacheAuthTokenSecretArn", value=self.cache.auth_token.secret_arn)
         CfnOutput(self, "CacheReplicationGroupId", value=self.cache.replication_group.ref)
+        if self.cache.token_rotation is not None:
+            CfnOutput(
+                self,
+                "CacheTokenRotationLogGroupName",
+                value=self.cache.token_rotation.log_group.log_group_name,
+            )
         if self.work_queue is not None:
             CfnOutput(self, "WorkQueueUrl", value=self.work_queue.queue.queue_url)
             dead_letters = self.work_queue.dead_letters

@@ -92,6 +92,7 @@ READ_ACTIONS = (
     "lambda:GetFunctionCodeSigningConfig",
     "lambda:GetFunctionRecursionConfig",
     "lambda:GetFunctionScalingConfig",
+    "lambda:GetPolicy",
     "lambda:GetRuntimeManagementConfig",
     "logs:DescribeIndexPolicies",
     "logs:DescribeLogGroups",

@@ -94,6 +94,7 @@ class Network(Construct):
         cache_port: int,
         public_subnets_assign_public_ips: bool = True,
         public_entry: bool = True,
+        cache_token_rotation: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
@@ -201,6 +202,23 @@ class Network(Construct):
         self.cache_security_group.connections.allow_from(
             self.service_security_group, ec2.Port.tcp(cache_port), "Service to Redis"
         )
+        # The Lambda that rotates the Redis AUTH token: to Redis, and out to the Secrets
+        # Manager and ElastiCache APIs (HTTPS, through the NAT gateways). Only where it exists.
+        self.cache_rotation_security_group: ec2.SecurityGroup | None = None
+        if cache_token_rotation:
+            self.cache_rotation_security_group = ec2.SecurityGroup(
+                self,
+                "CacheRotationSecurityGroup",
+                vpc=self.vpc,
+                description="Redis AUTH token rotation: to Redis and the AWS APIs (HTTPS)",
+                allow_all_outbound=False,
+            )
+            self.cache_rotation_security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager and ElastiCache APIs"
+            )
+            self.cache_rotation_security_group.connections.allow_to(
+                self.cache_security_group, ec2.Port.tcp(cache_port), "Rotation to Redis"
+            )
 
     def _open_to_the_internet(
         self, load_balancer_security_group: ec2.SecurityGroup, container_port: int
@@ -250,4 +268,5 @@ class NetworkStack(PhaseStack):
             cache_port=service.cache_port,
             public_subnets_assign_public_ips=not service.has_compliance_packs,
             public_entry=service.runs("api"),
+            cache_token_rotation=service.cache_token_rotation,
         )
