@@ -8,6 +8,7 @@ the private subnets (`database_user_function/handler.py`, standard library only)
 rotation schedule waits for it.
 """
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +57,11 @@ class FailureHandling:
     reserved_concurrency: int
 
 
+@functools.cache
 def latest_python_runtime() -> lambda_.Runtime:
     """The newest Python runtime this aws-cdk-lib knows (cdk-nag's L1 asks for it). The
-    handler uses the standard library alone, so a new runtime runs it unchanged."""
+    handler uses the standard library alone, so a new runtime runs it unchanged. Found once
+    per process: reading each runtime's name is a round trip to the jsii runtime."""
     python = [r for r in lambda_.Runtime.ALL if r.name.startswith("python3.")]
     return max(python, key=lambda r: int(r.name.removeprefix("python3.")))
 
