@@ -70,7 +70,6 @@ def applied_acknowledgements(assembly: Path, stack_name: str) -> list[tuple[str,
         (path.removeprefix("/"), finding, reason)
         for path, entries in metadata.items()
         for entry in entries
-        if entry["type"] == ACKNOWLEDGED_RULES_METADATA
-        and isinstance(data := entry["data"], dict)
+        if entry["type"] == ACKNOWLEDGED_RULES_METADATA and isinstance(data := entry["data"], dict)
         for finding, reason in data.items()
     ]
