@@ -33,13 +33,14 @@ def make_certificates(root: Path) -> Certificates:
     def run(*command: str) -> None:
         subprocess.run(command, cwd=root, check=True, capture_output=True)
 
-    certificate = ("-newkey", "rsa:2048", "-nodes", "-days", "1")
+    # P-256 keys: TLS verified all the same, and made in milliseconds (RSA takes a second).
+    new_key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
     run(
-        "openssl", "req", "-x509", *certificate, "-keyout", "ca.key", "-out", "ca.pem",
+        "openssl", "req", "-x509", *new_key, "-days", "1", "-keyout", "ca.key", "-out", "ca.pem",
         "-subj", "/CN=test-ca",
     )  # fmt: skip
     run(
-        "openssl", "req", *certificate[:3], "-keyout", "server.key", "-out", "server.csr",
+        "openssl", "req", *new_key, "-keyout", "server.key", "-out", "server.csr",
         "-subj", "/CN=localhost",
     )  # fmt: skip
     (root / "san.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")

@@ -6,7 +6,9 @@ acknowledged from one table (``acknowledgements.py``), each on the narrowest con
 ``docs/security-acknowledgements.md`` lists them all.
 """
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import (
@@ -53,12 +55,21 @@ def acknowledge(
     )
 
 
-def applied_acknowledgements(scope: IConstruct) -> list[tuple[str, str, str]]:
-    """(construct path, finding id, reason) of every acknowledgement under ``scope``."""
+def applied_acknowledgements(assembly: Path, stack_name: str) -> list[tuple[str, str, str]]:
+    """(construct path, finding id, reason) of every acknowledgement in one stack, as synthesized:
+    read from the cloud assembly's metadata in ``assembly`` (a synth's output folder), where CDK
+    writes each construct's metadata (a walk of the construct tree through the jsii runtime
+    reads the same entries, thousands of round trips per environment)."""
+    artifact = json.loads((assembly / "manifest.json").read_text())["artifacts"][stack_name]
+    metadata: dict[str, list[dict[str, object]]] = (
+        json.loads((assembly / artifact["additionalMetadataFile"]).read_text())
+        if "additionalMetadataFile" in artifact
+        else artifact.get("metadata", {})
+    )
     return [
-        (construct.node.path, finding, reason)
-        for construct in scope.node.find_all()
-        for entry in construct.node.metadata
-        if entry.type == ACKNOWLEDGED_RULES_METADATA
-        for finding, reason in entry.data.items()
+        (path.removeprefix("/"), finding, reason)
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry["type"] == ACKNOWLEDGED_RULES_METADATA and isinstance(data := entry["data"], dict)
+        for finding, reason in data.items()
     ]

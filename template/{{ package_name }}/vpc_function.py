@@ -10,6 +10,7 @@ the database-user function had before this module existed: its resources keep th
 logical ids.
 """
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,10 +53,12 @@ class FailureHandling:
     reserved_concurrency: int
 
 
+@functools.cache
 def latest_python_runtime() -> lambda_.Runtime:
     """The newest Python runtime this aws-cdk-lib knows (cdk-nag's L1 asks for it). The
     handlers use the standard library (and the runtime's boto3) alone, so a new runtime runs
-    them unchanged."""
+    them unchanged. Found once per process: reading each runtime's name is a round trip to
+    the jsii runtime."""
     python = [r for r in lambda_.Runtime.ALL if r.name.startswith("python3.")]
     return max(python, key=lambda r: int(r.name.removeprefix("python3.")))
 
