@@ -6,7 +6,6 @@ import fcntl
 import functools
 import hashlib
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -76,9 +75,10 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["GIT_CONFIG_COUNT"] = "1"
     os.environ["GIT_CONFIG_KEY_0"] = "core.excludesFile"
     os.environ["GIT_CONFIG_VALUE_0"] = str(excludes)
-    # One mypy cache for every rendered project (and this repository): aws-cdk-lib is
-    # analysed once (about 50 s), not once per render; entries are checked by content.
-    os.environ.setdefault("MYPY_CACHE_DIR", str(TEMPLATE / ".mypy_cache"))
+    # One mypy cache for every rendered project (they share their environments): aws-cdk-lib
+    # is analysed once (about 55 s), not once per render. Not this repository's cache: mypy
+    # keys entries by module name, and both have a `tests` package.
+    os.environ.setdefault("MYPY_CACHE_DIR", str(TEMPLATE / ".mypy_cache" / "rendered-projects"))
     # No AWS credentials (synth must not need them), not this repository's virtualenv (each
     # rendered project has its own), and bytecode written as on a developer's machine: without
     # it every synth compiles aws-cdk-lib's modules again (4 of a large app's 10 seconds).
@@ -110,31 +110,6 @@ def run(
     )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-@pytest.fixture(scope="session")
-def template_mypy() -> subprocess.CompletedProcess[str]:
-    """This repository's `mypy --strict` (fleet, hooks, tests), run once per session by the
-    first xdist worker that needs it while the others wait. It fills the mypy cache every
-    rendered project reads (aws-cdk-lib's analysis, about 45 s on one core), so no project
-    repeats it, and it runs beside other tests instead of before them all (`.ci/run` skips
-    the mypy hook of pre-commit for that reason)."""
-    root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
-    root.mkdir(parents=True, exist_ok=True)
-    done = root / "template-mypy.json"
-    with open(root / "template-mypy.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        if not done.exists():
-            result = subprocess.run(
-                ["uv", "run", "--locked", "mypy"],
-                cwd=TEMPLATE,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            done.write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
-    returncode, stdout, stderr = json.loads(done.read_text())
-    return subprocess.CompletedProcess(["mypy"], returncode, stdout, stderr)
 
 
 def readme_bash_blocks(section: str) -> list[str]:
@@ -267,6 +242,24 @@ def medium_project(copie_session: Any) -> Path:
 PROJECTS = ["default_project", "medium_project", "large_project"]
 
 
+@pytest.fixture(scope="session")
+def rendered_mypy_cache(default_project: Path) -> None:
+    """The default project's two type checks (the CDK app's, the sample service's), run once
+    per session by the first xdist worker that asks while the others wait: every other render
+    shares their environments and reads aws-cdk-lib's analysis (about 55 s on one core) from
+    the cache instead of making it again, several at once."""
+    root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "rendered-mypy.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        done = root / "rendered-mypy.done"
+        if not done.exists():
+            project = synced(default_project)
+            run(["uv", "run", "--locked", "mypy"], project)
+            run(["uv", "run", "--locked", "--directory", "service", "mypy"], project)
+            done.touch()
+
+
 def extension(name: str) -> Any:
     """One of the template's Jinja files in extensions/, as copier loads it: its top-level
     values and macros, with the filters copier ships (jinja2-ansible-filters)."""
@@ -346,7 +339,17 @@ CONFLICT = re.compile(
     r"^<<<<<<< before updating$.*?^>>>>>>> after updating$\n?", re.MULTILINE | re.DOTALL
 )
 # What a rendered project's own tools create in it (never rendered, never compared).
-GENERATED = {".git", ".venv", "node_modules", "cdk.out", "__pycache__", ".dev"}
+GENERATED = {
+    ".git",
+    ".venv",
+    "node_modules",
+    "cdk.out",
+    "__pycache__",
+    ".dev",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -53,7 +53,7 @@ def _check(project: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.cost(55)
-@pytest.mark.usefixtures("template_mypy")  # its scripts/check runs mypy on the warm cache
+@pytest.mark.usefixtures("rendered_mypy_cache")  # its scripts/check runs mypy on a warm cache
 def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_conflicts(
     releases: Path, tmp_path: Path
 ) -> None:
