@@ -1,26 +1,29 @@
-"""Renders real projects once per session; isolates copier from the user's settings."""
+"""Fixtures and hooks: real projects rendered once per session, copier isolated from the
+user's settings, the costliest tests first. The helpers the tests share are in support/."""
 
 from __future__ import annotations
 
 import fcntl
-import functools
-import hashlib
-import importlib.util
 import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
-import yaml
 from xdist.scheduler import LoadScopeScheduling
 
-TEMPLATE = Path(__file__).resolve().parent.parent
-# The README's example service; each test overrides what it needs.
-BASE_ANSWERS: dict[str, Any] = yaml.safe_load((TEMPLATE / "example-answers.yml").read_text())
+from .support.commands import GIT_IDENTITY, commit, run
+from .support.environments import synced
+from .support.projects import copied
+from .support.releases import (
+    LATEST_RELEASE,
+    LATEST_RELEASE_COMMIT,
+    NEXT_RELEASE,
+    PREVIOUS_RELEASE,
+    release_repository,
+    tree_at,
+    working_tree,
+)
+from .support.template import BASE_ANSWERS, TEMPLATE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,94 +96,6 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ.pop(name, None)
 
 
-def run(
-    command: list[str],
-    cwd: Path,
-    timeout: int = 600,
-    environment: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        command,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=environment,
-    )
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-def readme_bash_blocks(section: str) -> list[str]:
-    """The ```bash blocks of one section of the template's README, in order."""
-    readme = (TEMPLATE / "README.md").read_text()
-    body = readme.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.*?)```", body, re.DOTALL)
-
-
-def shared_environment(folder: Path) -> Path:
-    """Point the `.venv` of a rendered project's folder (the CDK app's, or `service/`) at one
-    environment per lock file in this session, synced once.
-
-    What a team gets is the same (`uv sync --locked` from the same lock), but the session
-    installs each lock once and, above all, compiles aws-cdk-lib's modules to bytecode once,
-    not once per render (about 4 s of every first synth)."""
-    lock = folder / "uv.lock"
-    manifest = lock if lock.exists() else folder / "pyproject.toml"
-    python = folder / ".python-version"
-    key = hashlib.sha256(
-        manifest.read_bytes() + (python.read_bytes() if python.exists() else b"")
-    ).hexdigest()[:16]
-    root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
-    root.mkdir(parents=True, exist_ok=True)
-    # Named by what is installed, never by the folder: pytest-copie's folders (copie000, ...)
-    # and the renders of other tests all share the environment of their lock file.
-    kind = "service" if folder.name == "service" else "app"
-    shared = root / f"{kind}-{manifest.name}-{key}"
-    # One xdist worker creates it while the others wait for it.
-    with open(root / f"{shared.name}.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        if not (shared / "pyvenv.cfg").exists():
-            locked = ["--locked"] if lock.exists() else []
-            environment = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(shared)}
-            run(["uv", "sync", "--quiet", *locked], folder, environment=environment)
-    venv = folder / ".venv"
-    if venv.is_symlink():
-        venv.unlink()
-    elif venv.exists():
-        shutil.rmtree(venv)
-    venv.symlink_to(shared, target_is_directory=True)
-    return folder
-
-
-def uv_sync(folder: Path, *, locked: bool = True) -> None:
-    """`uv sync` as a team runs it, into the session's environment for that lock file."""
-    shared_environment(folder)
-    run(["uv", "sync", "--quiet", *(["--locked"] if locked else [])], folder)
-
-
-@functools.cache
-def synced(project: Path) -> Path:
-    """`git init` and `uv sync` a rendered project once, however many tests need it: what the
-    message after copy tells a team to do first."""
-    if not (project / ".git").exists():
-        run(["git", "init", "--quiet", "--initial-branch=main"], project)
-    # --locked: the lock files the template ships must match the rendered manifests.
-    uv_sync(project)
-    return project
-
-
-def copied(copie_session: Any, **answers: Any) -> Path:
-    """Render with pytest-copie once per session; the project must render cleanly."""
-    result = copie_session.copy(extra_answers={**BASE_ANSWERS, **answers})
-    assert result.exit_code == 0, result.exception
-    project = Path(result.project_dir)
-    shared_environment(project)
-    shared_environment(project / "service")
-    return project
-
-
 @pytest.fixture(scope="session")
 def default_project(copie_session: Any) -> Path:
     return copied(copie_session)
@@ -239,9 +154,6 @@ def medium_project(copie_session: Any) -> Path:
     )
 
 
-PROJECTS = ["default_project", "medium_project", "large_project"]
-
-
 @pytest.fixture(scope="session")
 def rendered_mypy_cache(default_project: Path) -> None:
     """The default project's two type checks (the CDK app's, the sample service's), run once
@@ -260,98 +172,6 @@ def rendered_mypy_cache(default_project: Path) -> None:
             done.touch()
 
 
-def extension(name: str) -> Any:
-    """One of the template's Jinja files in extensions/, as copier loads it: its top-level
-    values and macros, with the filters copier ships (jinja2-ansible-filters)."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE),
-        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
-        undefined=jinja2.StrictUndefined,
-    )
-    return environment.get_template(f"extensions/{name}.jinja").module
-
-
-def load_module(relative_path: str) -> Any:
-    """A plain Python module of the template by path (its package is not importable)."""
-    path = TEMPLATE / relative_path
-    spec = importlib.util.spec_from_file_location(f"template_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# The last commit of the template before its first release: what services out there run.
-PREVIOUS_RELEASE = "002b5a6"
-
-
-def latest_release() -> tuple[str, str]:
-    """The newest release in CHANGELOG.md and the commit it shipped as: its tag when the
-    clone has it, else the commit that added its heading (the release commit)."""
-    changelog = (TEMPLATE / "CHANGELOG.md").read_text()
-    found = re.search(r"^## (\d+\.\d+\.\d+) ", changelog, re.MULTILINE)
-    assert found, "CHANGELOG.md has no release heading"
-    version = found.group(1)
-    tagged = subprocess.run(
-        ["git", "rev-parse", "--quiet", "--verify", f"refs/tags/{version}^{{commit}}"],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if tagged.returncode == 0:
-        return version, tagged.stdout.strip()
-    added = run(
-        ["git", "log", "--reverse", "--format=%H", f"-S## {version} ", "--", "CHANGELOG.md"],
-        TEMPLATE,
-    ).stdout.split()
-    assert added, f"no commit added the heading of {version} to CHANGELOG.md"
-    return version, added[0]
-
-
-# The latest release as it shipped: services rendered from it update to this tree with
-# copier alone.
-LATEST_RELEASE, LATEST_RELEASE_COMMIT = latest_release()
-# This tree, as the release after it.
-_MAJOR, _MINOR = LATEST_RELEASE.split(".")[:2]
-NEXT_RELEASE = f"{_MAJOR}.{int(_MINOR) + 1}.0"
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.com",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.com",
-}
-# The commands of README.md and CHANGELOG.md: copier alone, and once with --trust for the
-# update that crosses the 1.0.0 migration (the previous release ran Jinja extensions).
-COPIER = ["uvx", "copier"]
-LEGACY_COPIER = ["uvx", "--with", "copier-template-extensions", "copier"]
-# CHANGELOG 1.0.0's command for services of the previous release.
-LEGACY_UPDATE = [
-    *LEGACY_COPIER,
-    "update",
-    "--trust",
-    "--skip-answered",
-    "--defaults",
-    "--vcs-ref",
-    "1.0.0",
-]
-CONFLICT = re.compile(
-    r"^<<<<<<< before updating$.*?^>>>>>>> after updating$\n?", re.MULTILINE | re.DOTALL
-)
-# What a rendered project's own tools create in it (never rendered, never compared).
-GENERATED = {
-    ".git",
-    ".venv",
-    "node_modules",
-    "cdk.out",
-    "__pycache__",
-    ".dev",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".mypy_cache",
-}
-
-
 @pytest.fixture(scope="session", autouse=True)
 def git_identity() -> Any:
     with pytest.MonkeyPatch.context() as patch:
@@ -360,58 +180,13 @@ def git_identity() -> Any:
         yield
 
 
-def commit(repository: Path, message: str, tag: str | None = None) -> None:
-    run(["git", "add", "--all"], repository)
-    run(["git", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message], repository)
-    if tag:
-        run(["git", "tag", tag], repository)
-
-
-def _replace_tree(repository: Path, files: dict[str, bytes]) -> None:
-    for path in repository.iterdir():
-        if path.name != ".git":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    for relative, content in files.items():
-        target = repository / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-
-
-def _tree_at(commit: str) -> dict[str, bytes]:
-    names = run(["git", "ls-tree", "-r", "--name-only", commit], TEMPLATE).stdout.splitlines()
-    return {
-        name: subprocess.run(
-            ["git", "show", f"{commit}:{name}"], cwd=TEMPLATE, capture_output=True, check=True
-        ).stdout
-        for name in names
-    }
-
-
-def _working_tree() -> dict[str, bytes]:
-    listed = run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE
-    ).stdout.splitlines()
-    return {name: (TEMPLATE / name).read_bytes() for name in listed if (TEMPLATE / name).is_file()}
-
-
-def _release_repository(directory: Path, *releases: tuple[str, dict[str, bytes]]) -> Path:
-    """A throwaway template repository: one commit per (tag, tree), in order, each tagged."""
-    template = directory / "cdk-service-template"
-    template.mkdir()
-    run(["git", "init", "--quiet", "--initial-branch=main"], template)
-    for tag, tree in releases:
-        _replace_tree(template, tree)
-        commit(template, f"release {tag}", tag=tag)
-    return template
-
-
 @pytest.fixture(scope="session")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """0.1.0 (the previous release), 1.0.0 (this tree) and 1.0.1 (one README line changed)."""
-    template = _release_repository(
+    template = release_repository(
         tmp_path_factory.mktemp("releases"),
-        ("0.1.0", _tree_at(PREVIOUS_RELEASE)),
-        ("1.0.0", _working_tree()),
+        ("0.1.0", tree_at(PREVIOUS_RELEASE)),
+        ("1.0.0", working_tree()),
     )
     readme = template / "template" / "README.md.jinja"
     text = readme.read_text()
@@ -424,25 +199,8 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def shipped_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The latest release as it shipped, and this tree as the next one."""
-    return _release_repository(
+    return release_repository(
         tmp_path_factory.mktemp("shipped"),
-        (LATEST_RELEASE, _tree_at(LATEST_RELEASE_COMMIT)),
-        (NEXT_RELEASE, _working_tree()),
+        (LATEST_RELEASE, tree_at(LATEST_RELEASE_COMMIT)),
+        (NEXT_RELEASE, working_tree()),
     )
-
-
-def render(copier: list[str], template: Path, project: Path, *arguments: str) -> None:
-    run([*copier, "copy", "--defaults", *arguments, str(template), str(project)], project.parent)
-    if not (project / ".git").exists():
-        run(["git", "init", "--quiet", "--initial-branch=main"], project)
-    commit(project, "render from the template")
-
-
-def data_arguments(answers: dict[str, Any]) -> list[str]:
-    return [argument for key, value in answers.items() for argument in ("--data", f"{key}={value}")]
-
-
-LEGACY_ANSWERS = {
-    key: BASE_ANSWERS[key]
-    for key in ("service_name", "aws_account_id", "aws_region", "github_repository")
-}

@@ -25,7 +25,8 @@ import pexpect
 import pytest
 import yaml
 
-from .conftest import GENERATED, uv_sync
+from .support.environments import uv_sync
+from .support.projects import GENERATED
 
 pytestmark = [
     pytest.mark.skipif(sys.platform != "linux", reason="reads /proc"),

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
-import subprocess
-import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import TEMPLATE, copied, extension
+from .support.environments import synced
+from .support.projects import copied
+from .support.synth import synthesize
+from .support.template import TEMPLATE, extension
 
 MONEY = r"\$([\d,]+\.\d{2})"
 # A cost table row: | label | what is counted | $amount |
@@ -112,37 +113,16 @@ def test_price_table_states_its_source_and_date() -> None:
 
 
 @pytest.mark.cost(12)
-def test_counted_resources_match_the_synthesized_app(default_project: Path, tmp_path: Path) -> None:
+def test_counted_resources_match_the_synthesized_app(default_project: Path) -> None:
     # Protects: the KMS keys, secrets and WAF rules the estimate bills are the ones the app
-    # creates in each environment (synthesized with this repository's CDK, offline).
-    script = """
-import json, sys
-from collections import Counter
-from pathlib import Path
-from aws_cdk import App
-sys.path.insert(0, ".")
-from orders_api.environments import SERVICE
-from orders_api.stages import add_service
-app = App(context=json.loads(Path("cdk.json").read_text())["context"], outdir=sys.argv[1])
-add_service(app, SERVICE)
-counts = Counter()
-for stack in app.synth().stacks:
-    for resource in stack.template.get("Resources", {}).values():
-        counts[resource["Type"]] += 1
-        if resource["Type"] == "AWS::WAFv2::WebACL":
-            counts["rules"] += len(resource["Properties"]["Rules"])
-print(json.dumps(counts))
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "cdk.out")],
-        cwd=default_project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    # creates in each environment (synthesized offline, in the project's own environment).
+    templates = synthesize(synced(default_project))
+    counts: Counter[str] = Counter()
+    for template in templates.values():
+        for resource in template.get("Resources", {}).values():
+            counts[resource["Type"]] += 1
+            if resource["Type"] == "AWS::WAFv2::WebACL":
+                counts["rules"] += len(resource["Properties"]["Rules"])
     prices = extension("prices")
     assert counts["AWS::KMS::Key"] == prices.KMS_KEYS_PER_ENVIRONMENT
     assert counts["AWS::SecretsManager::Secret"] == prices.SECRETS_PER_ENVIRONMENT

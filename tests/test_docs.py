@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .conftest import BASE_ANSWERS, TEMPLATE, extension, load_module
+from .support.template import BASE_ANSWERS, TEMPLATE, extension, load_module
 
 DOCS = TEMPLATE / "docs"
 
@@ -159,7 +159,7 @@ def test_architecture_page_shows_the_example_diagram() -> None:
         "cron(0 3 * * ? *)",
         True,
     )
-    expected = GENERATED.sub(
+    expected = GENERATED_BLOCK.sub(
         lambda match: f"{match[1]}\n{every_workload.strip()}\n\n{match[4]}", page
     )
     if os.environ.get("UPDATE_DOCS") == "1":
@@ -169,7 +169,7 @@ def test_architecture_page_shows_the_example_diagram() -> None:
     )
 
 
-GENERATED = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
+GENERATED_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
 
 
 def test_costs_page_shows_the_price_table_and_example_estimates() -> None:
@@ -196,8 +196,8 @@ def test_costs_page_shows_the_price_table_and_example_estimates() -> None:
     }
     path = DOCS / "costs.md"
     page = path.read_text()
-    assert sorted(match[2] for match in GENERATED.finditer(page)) == sorted(blocks)
-    expected = GENERATED.sub(
+    assert sorted(match[2] for match in GENERATED_BLOCK.finditer(page)) == sorted(blocks)
+    expected = GENERATED_BLOCK.sub(
         lambda match: f"{match[1]}\n{blocks[match[2]].strip()}\n\n{match[4]}", page
     )
     if os.environ.get("UPDATE_DOCS") == "1":

@@ -21,12 +21,13 @@ from typing import Any
 
 import pexpect
 import pytest
-import yaml
 from copier import run_copy
 
 from fleet.template import location_key, version_of
 
-from .conftest import BASE_ANSWERS, TEMPLATE, commit, run
+from .support.commands import commit, run
+from .support.projects import answers_of
+from .support.template import BASE_ANSWERS, TEMPLATE
 
 # The module runs whole on one worker (see WHOLE_MODULES in conftest.py).
 pytestmark = pytest.mark.cost(35)
@@ -252,11 +253,6 @@ def updated(
     return result, copies, before
 
 
-def answers(repository: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((repository / ".copier-answers.yml").read_text())
-    return loaded
-
-
 def test_update_reports_each_outcome_and_fails_when_one_conflicts(updated: Updated) -> None:
     result, _, _ = updated
     assert result.returncode == 1, result.stderr  # billing-api did not update cleanly
@@ -276,8 +272,8 @@ def test_a_clean_update_ends_on_its_branch_at_the_new_release(updated: Updated, 
     _, copies, before = updated
     repository = copies[name]
     assert git_output(repository, "branch", "--show-current") == "template-update/1.1.0"
-    assert answers(repository)["_commit"] == "1.1.0"
-    assert answers(repository)["service_name"] == name
+    assert answers_of(repository)["_commit"] == "1.1.0"
+    assert answers_of(repository)["service_name"] == name
     assert (repository / "README.md").read_text().endswith(f"{RELEASE_NOTE}\n")
     assert "# Python tooling" in (repository / ".gitignore").read_text()
     assert git_output(repository, "status", "--porcelain") == ""
@@ -302,7 +298,7 @@ def test_a_conflicting_update_leaves_main_untouched_and_the_attempt_on_its_branc
     billing = copies["billing-api"]
     after = Snapshot.of(billing)
     assert (after.branch, after.head, after.status) == ("main", before["billing-api"].head, "")
-    assert answers(billing)["_commit"] == "1.0.0"
+    assert answers_of(billing)["_commit"] == "1.0.0"
     attempt = git_output(billing, "show", "template-update/1.1.0:README.md")
     assert re.search(r"^<<<<<<< ", attempt, re.MULTILINE) and re.search(
         r"^>>>>>>> ", attempt, re.MULTILINE

@@ -12,14 +12,13 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pexpect
 import pyte
 import pytest
-import yaml
 
-from .conftest import TEMPLATE
+from .support.projects import answers_of
+from .support.template import TEMPLATE
 
 COLUMNS, ROWS = 80, 50
 ENTER, UP, DOWN, SPACE, BACKSPACE = "\r", "\x1b[A", "\x1b[B", " ", "\x7f"
@@ -96,11 +95,6 @@ def terminal(tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
             session.child.terminate(force=True)
 
 
-def _answers(project: Path) -> dict[str, Any]:
-    answers: dict[str, Any] = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return answers
-
-
 def _common_start(term: Terminal, *, sizing_keys: str = ENTER) -> None:
     term.answer("Service name", "orders-api" + ENTER)
     term.answer("account id of production", "123456789012" + ENTER)
@@ -175,7 +169,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     assert "Fargate Spot" not in term.transcript  # nothing outside production to run on it
-    answers = _answers(tmp_path / "orders-api")
+    answers = answers_of(tmp_path / "orders-api")
     assert answers["cpu_architecture"] == "arm64"
     assert "spot_in_non_production" not in answers
     assert answers["github_repository"] == "acme/orders-api"
@@ -244,7 +238,7 @@ def test_three_environments_a_domain_and_an_imported_provider(
     assert "AWS Backup vault" not in term.transcript
     # Nor the Redis token's rotation: a pack turns it on.
     assert "Rotate the Redis AUTH token" not in term.transcript
-    answers = _answers(tmp_path / "orders-api")
+    answers = answers_of(tmp_path / "orders-api")
     assert answers["compliance_packs"] == ["nist-800-53-r5", "pci-dss"]
     assert "backup_plan" not in answers and answers["drift_detection"] is False
     assert answers["sizing"] == "large"
@@ -305,7 +299,7 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(
     assert "numeric id" not in term.transcript
     assert "public domain" not in term.transcript and "liveness path" not in term.transcript
     project = tmp_path / "orders-api"
-    answers = _answers(project)
+    answers = answers_of(project)
     assert answers["github_legacy_subject"] is True
     assert "github_owner_id" not in answers
     assert (answers["cpu_architecture"], answers["spot_in_non_production"]) == ("arm64", True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import synced
+from .support.environments import synced
 
 # Builds the app without app.py (and its add_policy_checks) and adds the pack itself: first as
 # rendered, then with every acknowledgement of the app dropped on its way to Validations.

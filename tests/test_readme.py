@@ -10,7 +10,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from .conftest import GENERATED, TEMPLATE, readme_bash_blocks, run
+from .support.commands import run
+from .support.projects import GENERATED
+from .support.template import TEMPLATE, readme_bash_blocks
 
 # Where the two renders may differ: where each was rendered from, and when.
 ANSWERS_FILE = ".copier-answers.yml"

@@ -20,7 +20,6 @@ service deploys before and after an update and compare every stateful resource:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +27,20 @@ import pytest
 import yaml
 from cfnlint.data import schemas
 
-from .conftest import (
-    BASE_ANSWERS,
-    CONFLICT,
+from .support.commands import (
     COPIER,
-    LATEST_RELEASE,
-    LEGACY_ANSWERS,
     LEGACY_COPIER,
     LEGACY_UPDATE,
-    NEXT_RELEASE,
     commit,
     data_arguments,
     render,
     run,
-    synced,
-    uv_sync,
 )
+from .support.environments import synced
+from .support.projects import CONFLICT
+from .support.releases import LATEST_RELEASE, NEXT_RELEASE
+from .support.synth import synced_templates, synthesize_resized
+from .support.template import BASE_ANSWERS, LEGACY_ANSWERS
 
 # Resources that hold data, or whose replacement moves what holds data.
 STATEFUL_TYPES = {
@@ -59,7 +56,6 @@ STATEFUL_TYPES = {
     "AWS::Logs::LogGroup",
     "AWS::SQS::Queue",
 }
-SYNTH = Path(__file__).with_name("synth_templates.py")
 
 
 def _create_only_properties(resource_type: str, region: str) -> list[str]:
@@ -100,42 +96,6 @@ def replacements(
                 if old_value != new_value:
                     found.append(f"{where}: {name} {old_value!r} -> {new_value!r}")
     return found
-
-
-def _synth(project: Path, *sizings: str) -> Any:
-    command = ["uv", "run", "--no-sync", "python", str(SYNTH), *sizings]
-    environment = {**os.environ, "PYTHONPATH": str(project)}
-    return json.loads(run(command, project, environment=environment).stdout)
-
-
-def synthesize(project: Path) -> dict[str, dict[str, Any]]:
-    """Every stack's template of a synced project, offline."""
-    templates: dict[str, dict[str, Any]] = _synth(project)
-    return templates
-
-
-def synthesize_resized(project: Path, *sizings: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every stack's template of a synced project with production at each sizing, offline,
-    in one process."""
-    by_sizing: dict[str, dict[str, dict[str, Any]]] = _synth(project, *sizings)
-    return by_sizing
-
-
-def cdk_out_templates(project: Path) -> dict[str, dict[str, Any]]:
-    """Every stack's template the CDK CLI last wrote to the project's cdk.out, by stack name."""
-    assembly = project / "cdk.out"
-    manifest = json.loads((assembly / "manifest.json").read_text())
-    return {
-        artifact_id: json.loads((assembly / artifact["properties"]["templateFile"]).read_text())
-        for artifact_id, artifact in manifest["artifacts"].items()
-        if artifact["type"] == "aws:cloudformation:stack"
-    }
-
-
-def synced_templates(project: Path, *, locked: bool = True) -> dict[str, dict[str, Any]]:
-    """`uv sync` a rendered project (as its lock file says), then synthesize it."""
-    uv_sync(project, locked=locked)
-    return synthesize(project)
 
 
 # What an existing service re-answers to run on Graviton, on Spot outside production, and a

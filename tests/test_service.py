@@ -15,7 +15,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from .conftest import run, uv_sync
+from .support.commands import run
+from .support.environments import uv_sync
 
 # The integration tests that must have run, not been skipped (service/tests/test_integration.py).
 INTEGRATION_TESTS = {

@@ -15,17 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import (
-    BASE_ANSWERS,
-    GENERATED,
-    PROJECTS,
-    TEMPLATE,
-    extension,
-    load_module,
-    readme_bash_blocks,
-    run,
-    synced,
-)
+from .support.commands import run
+from .support.environments import synced
+from .support.projects import GENERATED, PROJECTS
+from .support.template import BASE_ANSWERS, TEMPLATE, extension, load_module, readme_bash_blocks
 
 # Jinja left behind; `${{ }}` is a GitHub Actions expression, not Jinja.
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%")

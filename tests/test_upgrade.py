@@ -11,31 +11,23 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from .conftest import (
-    CONFLICT,
+from .support.commands import (
     COPIER,
-    GENERATED,
-    LEGACY_ANSWERS,
     LEGACY_COPIER,
     LEGACY_UPDATE,
-    TEMPLATE,
     commit,
     data_arguments,
     render,
     run,
-    uv_sync,
 )
-from .test_replacement import cdk_out_templates, replacements, synced_templates
-
-
-def _answers(project: Path) -> dict[str, Any]:
-    answers: dict[str, Any] = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return answers
+from .support.environments import uv_sync
+from .support.projects import CONFLICT, GENERATED, answers_of
+from .support.synth import cdk_out_templates, synced_templates
+from .support.template import LEGACY_ANSWERS, TEMPLATE
+from .test_replacement import replacements
 
 
 def _files(project: Path) -> dict[str, str]:
@@ -120,7 +112,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
         project,
     )
 
-    answers = _answers(project)
+    answers = answers_of(project)
     assert answers["_commit"] == "1.0.0"
     # GitHub's subject format stays the one the service's roles trust: no ids were asked.
     assert answers["github_legacy_subject"] is True
@@ -187,7 +179,7 @@ def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -
     # Renovate's command; no --trust, no package besides copier.
     run([*COPIER, "update", "--skip-answered", "--defaults"], project)
 
-    assert _answers(project)["_commit"] == "1.0.1"
+    assert answers_of(project)["_commit"] == "1.0.1"
     assert sizing.read_text().endswith("# The team's own note.\n")
     assert CONFLICT.search(readme.read_text())
     refused = _check(project)

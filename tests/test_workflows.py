@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import PROJECTS, run
+from .support.commands import run
+from .support.projects import PROJECTS
 
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 LOCAL = re.compile(r"^\$/\.github/(actions/[\w-]+|workflows/[\w-]+\.yml)$")
