@@ -19,11 +19,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import httpx2
 import psycopg
@@ -377,16 +377,16 @@ def _collect(stream: IO[str] | None, kept: list[str]) -> None:
         kept.append(line.rstrip("\n"))
 
 
-class ServiceProcess:
-    """`python -m app` in a subprocess on a free port; its stdout lines are kept as they come."""
+class LoggedProcess:
+    """`command` started now in the service's directory with the given configuration only
+    (`_service_environment`); its stdout and stderr lines are kept as they come, by two
+    reader threads, and every stdout line is a JSON log record."""
 
-    def __init__(self, service_dir: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, command: Sequence[str], service_dir: Path, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app"],
+            list(command),
             cwd=service_dir,
-            env=_service_environment({**env, "PORT": str(self.port)}),
+            env=_service_environment(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -408,6 +408,42 @@ class ServiceProcess:
         records = [json.loads(line) for line in list(self.lines)]
         return [r for r in records if event is None or r["event"] == event]
 
+    def output(self) -> str:
+        return "\n".join(self.lines + self.stderr_lines)
+
+    def _join_readers(self) -> None:
+        for reader in self._readers:
+            reader.join(timeout=5)
+
+    def _wait(self, timeout: float) -> None:
+        """Wait for the process to exit, kill it if it has not by then, keep all its lines."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._join_readers()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class ServiceProcess(LoggedProcess):
+    """`python -m app` in a subprocess on a free port; its stdout lines are kept as they come."""
+
+    def __init__(self, service_dir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            [sys.executable, "-m", "app"], service_dir, {**env, "PORT": str(self.port)}
+        )
+
     def get(self, path: str) -> httpx2.Response:
         return httpx2.get(f"{self.base_url}{path}", timeout=10)
 
@@ -426,20 +462,8 @@ class ServiceProcess:
         """SIGTERM, as ECS stops a task; return the exit status."""
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
-        for reader in self._readers:
-            reader.join(timeout=5)
+        self._join_readers()
         return self.process.returncode
-
-    def output(self) -> str:
-        return "\n".join(self.lines + self.stderr_lines)
-
-    def __enter__(self) -> ServiceProcess:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 # ---------------------------------------------------------------- migrations
@@ -502,45 +526,20 @@ def run_migrate(
     )
 
 
-class MigrateProcess:
+class MigrateProcess(LoggedProcess):
     """`python -m app.migrate` started now, for runs that overlap; `finish()` waits for it."""
 
     def __init__(
         self, service_dir: Path, env: dict[str, str], *, script_location: Path | None = None
     ) -> None:
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            migrate_command(script_location),
-            cwd=service_dir,
-            env=_service_environment(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.stderr_lines: list[str] = []
-        self._readers = [
-            threading.Thread(target=_collect, args=(stream, kept), daemon=True)
-            for stream, kept in (
-                (self.process.stdout, self.lines),
-                (self.process.stderr, self.stderr_lines),
-            )
-        ]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(migrate_command(script_location), service_dir, env)
 
     def logged(self, event: str) -> bool:
         return any(json.loads(line)["event"] == event for line in list(self.lines))
 
     def finish(self, timeout: float = 60) -> MigrateResult:
-        try:
-            self.process.wait(timeout=timeout)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            for reader in self._readers:
-                reader.join(timeout=5)
+        self._wait(timeout)
         return MigrateResult(
             self.process.returncode,
             "\n".join(self.lines),
@@ -552,34 +551,11 @@ class MigrateProcess:
 # ---------------------------------------------------------------- the worker and the jobs
 
 
-class WorkerProcess:
+class WorkerProcess(LoggedProcess):
     """`python -m app.worker` (or any module given) started now; its stdout lines are kept."""
 
     def __init__(self, service_dir: Path, env: dict[str, str], module: str = "app.worker") -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            cwd=service_dir,
-            env=_service_environment(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.stderr_lines: list[str] = []
-        self._readers = [
-            threading.Thread(target=_collect, args=(stream, kept), daemon=True)
-            for stream, kept in (
-                (self.process.stdout, self.lines),
-                (self.process.stderr, self.stderr_lines),
-            )
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def records(self, event: str | None = None) -> list[dict[str, Any]]:
-        """The JSON log records so far (every stdout line must be one), optionally one event."""
-        records = [json.loads(line) for line in list(self.lines)]
-        return [r for r in records if event is None or r["event"] == event]
+        super().__init__([sys.executable, "-m", module], service_dir, env)
 
     def wait_for_event(self, event: str, count: int = 1, timeout: float = 30) -> None:
         def logged() -> bool:
@@ -594,23 +570,5 @@ class WorkerProcess:
 
     def finish(self, timeout: float = 60) -> int:
         """Wait for the process to exit; return its status."""
-        try:
-            self.process.wait(timeout=timeout)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            for reader in self._readers:
-                reader.join(timeout=5)
+        self._wait(timeout)
         return self.process.returncode
-
-    def output(self) -> str:
-        return "\n".join(self.lines + self.stderr_lines)
-
-    def __enter__(self) -> WorkerProcess:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,7 +17,7 @@ from constructs import Construct
 from ..acknowledgements import ECR_AUTHORIZATION_TOKEN, ECS_EXEC_CHANNELS, PLAIN_TASK_ENVIRONMENT
 from ..log_groups import retained_log_group
 from ..policy import acknowledge
-from .cluster import ExecSessions
+from .cluster import ComputeCluster, ExecSessions
 
 # The workload's own container, and the init container that applies the schema migrations
 # before it starts.
@@ -189,3 +190,52 @@ class WorkloadTask(Construct):
             environment=dict(runtime.migration_environment),
             secrets=dict(runtime.migration_secrets),
         )
+
+
+def workload_service(
+    scope: Construct,
+    *,
+    cluster: ComputeCluster,
+    task: WorkloadTask,
+    security_group: ec2.ISecurityGroup,
+    health_check_grace_period: Duration | None = None,
+    deployment_strategy: ecs.DeploymentStrategy | None = None,
+    canary_configuration: ecs.TrafficShiftConfig | None = None,
+    linear_configuration: ecs.TrafficShiftConfig | None = None,
+    bake_time: Duration | None = None,
+) -> ecs.FargateService:
+    """The ECS service ``Service`` that runs ``task`` under ``scope``, placed on the cluster,
+    with ECS Exec when the cluster has sessions. The keyword arguments after the security
+    group are the load-balanced service's own (health check grace, traffic shifting)."""
+    # One place for what every workload's service must keep alike, so that a fix to one
+    # (the subnets, the circuit breaker, the rolling percentages, Exec) reaches both the API
+    # and the worker: private subnets and no public IP (the tasks reach AWS through the NAT
+    # and the endpoints), a circuit breaker that rolls a release back, a full set of old
+    # tasks until the new ones are healthy, and the cluster's capacity providers.
+    service = ecs.FargateService(
+        scope,
+        "Service",
+        cluster=cluster.cluster,
+        task_definition=task.task_definition,
+        # No desired count: CloudFormation would set it again on every update of the service
+        # (each release), scaling a service under load back to its minimum. Without one,
+        # ECS starts a new service with one task, keeps the current count on updates, and
+        # the scalable target raises it to the sizing's minimum when it registers.
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        security_groups=[security_group],
+        assign_public_ip=False,
+        circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+        min_healthy_percent=100,
+        max_healthy_percent=200,
+        health_check_grace_period=health_check_grace_period,
+        enable_execute_command=cluster.exec_sessions is not None,
+        capacity_provider_strategies=cluster.capacity_provider_strategies,
+        deployment_strategy=deployment_strategy,
+        canary_configuration=canary_configuration,
+        linear_configuration=linear_configuration,
+        bake_time=bake_time,
+    )
+    cluster.place(service)
+    if cluster.exec_sessions is not None:
+        task.allow_exec_sessions(cluster.exec_sessions)
+    return service

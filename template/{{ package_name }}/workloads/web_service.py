@@ -16,7 +16,7 @@ from ..acknowledgements import TRAFFIC_SHIFT_DESCRIBES
 from ..policy import acknowledge
 from ..sizing import Deployment, Rolling, Shifted
 from .cluster import ComputeCluster
-from .task import CONTAINER_NAME, TaskRuntime, WorkloadTask
+from .task import CONTAINER_NAME, TaskRuntime, WorkloadTask, workload_service
 
 CPU_TARGET_PERCENT = 60
 # What the load balancer answers for the readiness path.
@@ -79,9 +79,6 @@ class LoadBalancedService(Construct):
             environment={**_http_environment(endpoints, cpu), **(environment or {})},
         )
         self.service = self._build_service(cluster, security_group, deployment)
-        cluster.place(self.service)
-        if cluster.exec_sessions is not None:
-            self.task.allow_exec_sessions(cluster.exec_sessions)
 
         # The target groups are the service's own, not children of the listener: the service
         # then depends on the listener alone (no DependsOn that repeats its own Ref).
@@ -129,24 +126,12 @@ class LoadBalancedService(Construct):
         strategy = None
         if shifted is not None:
             strategy = ecs.DeploymentStrategy.CANARY if canary else ecs.DeploymentStrategy.LINEAR
-        return ecs.FargateService(
+        return workload_service(
             self,
-            "Service",
-            cluster=cluster.cluster,
-            task_definition=self.task.task_definition,
-            # No desired count: CloudFormation would set it again on every update of the service
-            # (each release), scaling a service under load back to its minimum. Without one,
-            # ECS starts a new service with one task, keeps the current count on updates, and
-            # the scalable target raises it to the sizing's minimum when it registers.
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_groups=[security_group],
-            assign_public_ip=False,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            min_healthy_percent=100,
-            max_healthy_percent=200,
+            cluster=cluster,
+            task=self.task,
+            security_group=security_group,
             health_check_grace_period=Duration.seconds(60),
-            enable_execute_command=cluster.exec_sessions is not None,
-            capacity_provider_strategies=cluster.capacity_provider_strategies,
             deployment_strategy=strategy,
             canary_configuration=shift if canary else None,
             linear_configuration=shift if shifted is not None and not canary else None,

@@ -10,12 +10,11 @@ deployment alarm ``alarms.worker_deployment_alarm`` (messages that fail).
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
 from ..queues import VISIBILITY_TIMEOUT, WorkQueue
 from .cluster import ComputeCluster
-from .task import TaskRuntime, WorkloadTask
+from .task import TaskRuntime, WorkloadTask, workload_service
 from .web_service import TaskCount
 
 WORKER_COMMAND = ("python", "-m", "app.worker")
@@ -61,24 +60,9 @@ class QueueWorker(Construct):
             stop_timeout=STOP_TIMEOUT,
         )
         work_queue.allow_consuming(self.task.task_role)
-        self.service = ecs.FargateService(
-            self,
-            "Service",
-            cluster=cluster.cluster,
-            task_definition=self.task.task_definition,
-            # No desired count, as the API (web_service.py): the scalable target sets it.
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_groups=[security_group],
-            assign_public_ip=False,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            min_healthy_percent=100,
-            max_healthy_percent=200,
-            enable_execute_command=cluster.exec_sessions is not None,
-            capacity_provider_strategies=cluster.capacity_provider_strategies,
+        self.service = workload_service(
+            self, cluster=cluster, task=self.task, security_group=security_group
         )
-        cluster.place(self.service)
-        if cluster.exec_sessions is not None:
-            self.task.allow_exec_sessions(cluster.exec_sessions)
         self._scale_on_backlog(cluster, work_queue, task_count)
 
     def _scale_on_backlog(
