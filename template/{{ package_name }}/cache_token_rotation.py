@@ -20,6 +20,7 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
@@ -32,6 +33,7 @@ HANDLER_SOURCE = Path(__file__).resolve().parent / "cache_token_function"
 # Long enough to wait out ElastiCache's modification within one step (it polls every 15 s
 # and gives up a minute before the end; Secrets Manager then retries the rotation).
 FUNCTION_TIMEOUT = Duration.minutes(15)
+SECRETS_MANAGER = "secretsmanager.amazonaws.com"
 
 
 class CacheTokenRotation(Construct):
@@ -103,3 +105,10 @@ class CacheTokenRotation(Construct):
             automatically_after=interval,
             rotate_immediately_on_update=False,
         )
+        # CDK's grant names Secrets Manager alone; only Secrets Manager acting for this
+        # account may invoke the function (the Secrets Manager User Guide, "Permissions for
+        # rotation", against the confused deputy). Not aws:SourceArn: the role can read and
+        # stage this one secret anyway, and AWS advises the account alone.
+        for child in self.function.node.children:
+            if isinstance(child, lambda_.CfnPermission) and child.principal == SECRETS_MANAGER:
+                child.source_account = Stack.of(self).account
