@@ -33,7 +33,7 @@ HANDLER_SOURCE = Path(__file__).resolve().parent / "cache_token_function"
 # Long enough to wait out ElastiCache's modification within one step (it polls every 15 s
 # and gives up a minute before the end; Secrets Manager then retries the rotation).
 FUNCTION_TIMEOUT = Duration.minutes(15)
-SECRETS_MANAGER = "secretsmanager.amazonaws.com"
+ROTATION_SERVICE = "secretsmanager.amazonaws.com"
 
 
 class CacheTokenRotation(Construct):
@@ -110,5 +110,5 @@ class CacheTokenRotation(Construct):
         # rotation", against the confused deputy). Not aws:SourceArn: the role can read and
         # stage this one secret anyway, and AWS advises the account alone.
         for child in self.function.node.children:
-            if isinstance(child, lambda_.CfnPermission) and child.principal == SECRETS_MANAGER:
+            if isinstance(child, lambda_.CfnPermission) and child.principal == ROTATION_SERVICE:
                 child.source_account = Stack.of(self).account
