@@ -78,8 +78,8 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["GIT_CONFIG_COUNT"] = "1"
     os.environ["GIT_CONFIG_KEY_0"] = "core.excludesFile"
     os.environ["GIT_CONFIG_VALUE_0"] = str(excludes)
-    # One mypy cache for every rendered project (they share their environments): aws-cdk-lib
-    # is analysed once (about 55 s), not once per render. Not this repository's cache: mypy
+    # One mypy cache for every rendered project (they share their environments): the aws_cdk
+    # modules they follow are analysed once (about 17 s), not once per render. Not this repository's cache: mypy
     # keys entries by module name, and both have a `tests` package.
     os.environ.setdefault("MYPY_CACHE_DIR", str(TEMPLATE / ".mypy_cache" / "rendered-projects"))
     # No AWS credentials (synth must not need them), not this repository's virtualenv (each
@@ -158,8 +158,8 @@ def medium_project(copie_session: Any) -> Path:
 def rendered_mypy_cache(default_project: Path) -> None:
     """The default project's two type checks (the CDK app's, the sample service's), run once
     per session by the first xdist worker that asks while the others wait: every other render
-    shares their environments and reads aws-cdk-lib's analysis (about 55 s on one core) from
-    the cache instead of making it again, several at once."""
+    shares their environments and reads the analysis of aws-cdk-lib (about 17 s on one core)
+    from the cache instead of making it again, several at once."""
     root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "rendered-mypy.lock", "w") as guard:

@@ -364,7 +364,9 @@ def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> N
 
 @pytest.mark.cost(10)
 @pytest.mark.usefixtures("rendered_mypy_cache")
-def test_pre_commit_hooks_catch_a_planted_key_and_a_wrong_type(copie: Any) -> None:
+def test_pre_commit_hooks_catch_a_planted_key_a_wrong_type_and_an_unchecked_module(
+    copie: Any,
+) -> None:
     # Its own render: this test plants a key and a type error (the hooks passing on a clean
     # render is checked above); `scripts/check` runs the same hooks first and stops on them.
     project = synced(Path(copie.copy(extra_answers=BASE_ANSWERS).project_dir))
@@ -376,6 +378,9 @@ def test_pre_commit_hooks_catch_a_planted_key_and_a_wrong_type(copie: Any) -> No
     source = compute.read_text()
     assert "cpu=sizing.task_cpu," in source
     compute.write_text(source.replace("cpu=sizing.task_cpu,", "cpu=str(sizing.task_cpu),", 1))
+    # An aws_cdk module mypy does not follow (its types would be Any): refused by name.
+    table = project / "orders_api" / "table.py"
+    table.write_text("from aws_cdk import aws_dynamodb as dynamodb\n\nTABLE = dynamodb.Table\n")
     run(["git", "add", "--all"], project)
     caught = subprocess.run(
         ["bash", "scripts/check"], cwd=project, capture_output=True, text=True, check=False
@@ -385,6 +390,7 @@ def test_pre_commit_hooks_catch_a_planted_key_and_a_wrong_type(copie: Any) -> No
     assert "leaked.py" in caught.stdout
     assert re.search(r"mypy --strict \(the CDK app.*Failed", caught.stdout)
     assert re.search(r"orders_api/compute\.py:\d+: error: .*\[arg-type\]", caught.stdout)
+    assert 'orders_api/table.py:1: error: Import of "aws_cdk.aws_dynamodb" ignored' in caught.stdout
 
 
 def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path) -> None:
