@@ -1,0 +1,256 @@
+"""The drift workflow's scripts, run as GitHub runs them (`bash -eo pipefail`), day after day.
+
+No GitHub and no AWS here: the detect step runs with an `npx` that prints what the pinned CDK
+CLI prints (its strings are checked in the CLI itself), and the issue job with a fake `gh`
+(tests/support/fake_gh.py) that keeps a repository's issues and refuses any command or flag
+the job did not use when this test was written. The trust of the drift roles is proven in the
+rendered tests (tests/test_pipeline.py), the workflow's permissions in test_workflows.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .support.commands import run
+
+FAKE_GH = Path(__file__).resolve().parent / "support" / "fake_gh.py"
+ENVIRONMENTS = ["dev", "staging", "prod"]
+PHASES = ["Identity", "Network", "Datastore", "Compute"]
+RUN_URL = "https://github.com/acme/orders-api/actions/runs/{}"
+
+
+def _workflow(project: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(
+        (project / ".github" / "workflows" / "drift.yml").read_text()
+    )
+    return loaded
+
+
+def _step(job: dict[str, Any], name_starts: str) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = job["steps"]
+    (step,) = [s for s in steps if s.get("name", "").startswith(name_starts)]
+    return step
+
+
+def _executable(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text(f"#!/usr/bin/env bash\nset -euo pipefail\n{body}\n")
+    path.chmod(0o755)
+
+
+def _bash(script: str, cwd: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A `run:` step of a job whose default shell is bash: GitHub runs its script file with
+    `bash --noprofile --norc -eo pipefail`."""
+    path = cwd / "step.sh"
+    path.write_text(script)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)],
+        cwd=cwd,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _stack_report(stack: str, drifted: int) -> str:
+    """One stack's part of `cdk drift`, in the pinned CLI's words (checked below)."""
+    if not drifted:
+        return f"Stack {stack}\nNo drift detected\n\n"
+    resources = "resource has" if drifted == 1 else "resources have"
+    return (
+        f"Stack {stack}\nModified Resources\n"
+        "[~] AWS::EC2::SecurityGroup ServiceSecurityGroup ServiceSecurityGroupABC123\n"
+        " └─ [~] /SecurityGroupIngress/1\n"
+        f"\n{drifted} {resources} drifted from their expected configuration\n\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_strings(large_project: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The pinned CDK CLI's code, installed from the project's lock file."""
+    folder = tmp_path_factory.mktemp("cdk-cli")
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(large_project / name, folder / name)
+    run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], folder)
+    return (folder / "node_modules" / "aws-cdk" / "lib" / "index.js").read_text()
+
+
+def test_the_detect_step_reads_the_pinned_clis_words(
+    large_project: Path, cli_strings: str, tmp_path: Path
+) -> None:
+    # Protects: the step's verdict follows what the CLI prints; a CLI whose words change
+    # (Renovate bumps it) fails here, not silently in production.
+    assert "No drift detected\\n" in cli_strings
+    assert "drifted from their expected configuration" in cli_strings
+    job = _workflow(large_project)["jobs"]["detect-staging"]
+    script = _step(job, "Detect drift")["run"]
+    stacks = [f"OrdersApi-Staging-{phase}" for phase in PHASES]
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    # Refuses any other command line than the step's: the app already synthesized, these
+    # four stacks.
+    expected = " ".join(["cdk", "drift", "--app", "cdk.out", "--no-color", *stacks])
+    _executable(
+        fakes,
+        "npx",
+        f'[ "$*" = "{expected}" ] || {{ echo "unexpected: npx $*" >&2; exit 2; }}\n'
+        'cat "$FAKE_CDK_DRIFT"',
+    )
+    cases = {
+        "in-sync": "".join(_stack_report(stack, 0) for stack in stacks),
+        "drifted": "".join(
+            _stack_report(stack, 2 if "Network" in stack else 0) for stack in stacks
+        ),
+        # Three results of four (the CLI failed on the last stack): no verdict.
+        "incomplete": "".join(_stack_report(stack, 0) for stack in stacks[:3])
+        + "❌ Drift detection failed: AccessDenied\n",
+    }
+    for case, output in cases.items():
+        workspace = tmp_path / case
+        workspace.mkdir()
+        (workspace / "cdk-drift.txt").write_text(output)
+        summary = workspace / "summary.md"
+        result = _bash(
+            script,
+            workspace,
+            {
+                "PATH": f"{fakes}{os.pathsep}{os.environ['PATH']}",
+                "FAKE_CDK_DRIFT": str(workspace / "cdk-drift.txt"),
+                "GITHUB_STEP_SUMMARY": str(summary),
+            },
+        )
+        if case == "incomplete":
+            assert result.returncode == 1, result.stderr
+            assert "::error::no drift result for every stack of staging" in result.stdout
+            assert not (workspace / "drift" / "status").exists()
+            continue
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (workspace / "drift" / "status").read_text() == f"{case}\n"
+        assert (workspace / "drift" / "report.txt").read_text() == output
+        assert summary.read_text().startswith(f"### Drift in staging: {case}\n```\n")
+
+
+class Repository:
+    """GitHub's side of the issue job: the repository's issues, through the fake `gh`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.state = folder / "github.json"
+        self.state.write_text(json.dumps({"labels": [], "issues": []}))
+        self.bin = folder / "bin"
+        self.bin.mkdir()
+        _executable(self.bin, "gh", f'exec "{sys.executable}" "{FAKE_GH}" "$@"')
+
+    @property
+    def issues(self) -> list[dict[str, Any]]:
+        issues: list[dict[str, Any]] = json.loads(self.state.read_text())["issues"]
+        return issues
+
+    def add_issue(self, title: str, label: str) -> None:
+        state = json.loads(self.state.read_text())
+        state["labels"].append(label)
+        state["issues"].append(
+            {
+                "number": len(state["issues"]) + 1,
+                "title": title,
+                "labels": [label],
+                "state": "open",
+                "body": "",
+                "comments": [],
+            }
+        )
+        self.state.write_text(json.dumps(state))
+
+
+def test_one_issue_per_drifted_environment_updated_and_closed_run_after_run(
+    large_project: Path, tmp_path: Path
+) -> None:
+    job = _workflow(large_project)["jobs"]["issues"]
+    step = _step(job, "One issue per drifted environment")
+    assert set(step["env"]) == {"GH_TOKEN", "GH_REPO", "RUN_URL"} | {
+        f"RESULT_{name.upper()}" for name in ENVIRONMENTS
+    }
+    repository = Repository(tmp_path)
+    # Someone's own issue with the label, about another service: never touched.
+    repository.add_issue("Drift in payments-api prod", "drift")
+
+    def run_job(number: int, results: dict[str, str | None]) -> str:
+        """One run of the issue job: each environment's detect job result, and what it found
+        (None: the job failed and uploaded nothing)."""
+        workspace = tmp_path / f"run-{number}"
+        for name, found in results.items():
+            if found is not None:
+                artifact = workspace / "results" / f"drift-{name}"
+                artifact.mkdir(parents=True)
+                status = "in-sync" if found == "" else "drifted"
+                (artifact / "status").write_text(f"{status}\n")
+                (artifact / "report.txt").write_text(found or "No drift detected\n")
+        workspace.mkdir(exist_ok=True)
+        result = _bash(
+            step["run"],
+            workspace,
+            {
+                "PATH": f"{repository.bin}{os.pathsep}{os.environ['PATH']}",
+                "FAKE_GH_STATE": str(repository.state),
+                "GH_TOKEN": "token",
+                "GH_REPO": "acme/orders-api",
+                "RUN_URL": RUN_URL.format(number),
+                **{
+                    f"RESULT_{name.upper()}": "failure" if found is None else "success"
+                    for name, found in results.items()
+                },
+            },
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def titled(environment: str) -> list[dict[str, Any]]:
+        return [i for i in repository.issues if i["title"] == f"Drift in orders-api {environment}"]
+
+    security_group = "[~] AWS::EC2::SecurityGroup ServiceSecurityGroup\n1 resource has drifted"
+    bucket = "[-] AWS::S3::Bucket AccessLogs\n1 resource has drifted"
+
+    # Day 1: staging drifted, dev in sync, prod's check failed.
+    output = run_job(1, {"dev": "", "staging": security_group, "prod": None})
+    (staging,) = titled("staging")
+    assert staging["state"] == "open" and staging["labels"] == ["drift"]
+    assert security_group in staging["body"] and RUN_URL.format(1) in staging["body"]
+    assert not titled("dev") and not titled("prod")
+    assert "::warning::no drift result for prod: its issue is left as it is" in output
+
+    # Day 2: the same drift: the issue stays as it is, no comment.
+    run_job(2, {"dev": "", "staging": security_group, "prod": None})
+    assert titled("staging") == [staging]
+
+    # Day 3: staging's drift changed, prod drifted too: staging's issue is rewritten and says
+    # so, prod gets its own.
+    run_job(3, {"dev": "", "staging": bucket, "prod": security_group})
+    (staging,) = titled("staging")
+    assert bucket in staging["body"] and security_group not in staging["body"]
+    assert staging["comments"] == [f"The drift in staging changed: {RUN_URL.format(3)}"]
+    (prod,) = titled("prod")
+    assert prod["state"] == "open" and security_group in prod["body"]
+
+    # Day 4: staging is back in sync; prod's check failed: its issue stays open, unchanged.
+    run_job(4, {"dev": "", "staging": "", "prod": None})
+    (staging,) = titled("staging")
+    assert staging["state"] == "closed"
+    assert staging["comments"][-1] == f"No drift in staging any more: {RUN_URL.format(4)}"
+    assert titled("prod") == [prod]
+
+    # Day 5: staging drifts again: a new issue (the closed one keeps its history).
+    run_job(5, {"dev": "", "staging": security_group, "prod": security_group})
+    assert [issue["state"] for issue in titled("staging")] == ["closed", "open"]
+    assert titled("prod") == [prod]
+    (other,) = [i for i in repository.issues if i["title"] == "Drift in payments-api prod"]
+    assert other["state"] == "open" and other["body"] == "" and other["comments"] == []
