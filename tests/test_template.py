@@ -393,6 +393,41 @@ def test_pre_commit_hooks_catch_a_planted_key_a_wrong_type_and_an_unchecked_modu
     assert 'orders_api/table.py:1: error: Import of "aws_cdk.aws_dynamodb" ignored' in caught.stdout
 
 
+# Imports of aws_cdk modules in the template's Python (`from aws_cdk import aws_ecs as ecs`,
+# `from aws_cdk.assertions import Template`, `import aws_cdk.aws_ecs`).
+AWS_CDK_IMPORT = re.compile(
+    r"^\s*(?:from aws_cdk import (?P<child>[a-z]\w*)\b|from (?P<from>aws_cdk\.[\w.]+) import"
+    r"|import (?P<module>aws_cdk\.[\w.]+))",
+    re.MULTILINE,
+)
+
+
+def test_mypy_follows_exactly_the_aws_cdk_modules_the_template_imports(
+    default_project: Path,
+) -> None:
+    # Protects: the list of followed modules in the rendered pyproject.toml (ADR 0011) holds
+    # every module the template's code imports (mypy would refuse a missing one, but only in
+    # renders that import it) and nothing it no longer imports (each costs mypy's first run).
+    imported = set()
+    for path in (TEMPLATE / "template").rglob("*"):
+        if path.suffix == ".py" or path.name.endswith(".py.jinja"):
+            source = path.read_text()
+            assert "from aws_cdk import (" not in source, path  # one import per line
+            for found in AWS_CDK_IMPORT.finditer(source):
+                child, parent, module = found.group("child", "from", "module")
+                imported.add(f"aws_cdk.{child}" if child else parent or module)
+    overrides = tomllib.loads((default_project / "pyproject.toml").read_text())["tool"]["mypy"][
+        "overrides"
+    ]
+    followed = next(o["module"] for o in overrides if o.get("follow_imports") == "normal")
+    refused = next(o["module"] for o in overrides if o.get("follow_imports") == "error")
+    assert refused == ["aws_cdk.*"]
+    # The package itself, and what the followed modules' signatures use.
+    signatures = {"aws_cdk", "aws_cdk.cloud_assembly_schema", "aws_cdk.interfaces.*"}
+    assert set(followed) == imported | signatures
+    assert followed == sorted(followed)
+
+
 def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path) -> None:
     readme = (large_project / "README.md").read_text()
     base = default_qualifier("orders-api")
