@@ -79,8 +79,8 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["GIT_CONFIG_KEY_0"] = "core.excludesFile"
     os.environ["GIT_CONFIG_VALUE_0"] = str(excludes)
     # One mypy cache for every rendered project (they share their environments): the aws_cdk
-    # modules they follow are analysed once (about 17 s), not once per render. Not this repository's cache: mypy
-    # keys entries by module name, and both have a `tests` package.
+    # modules they follow are analysed once (about 17 s), not once per render. Not this
+    # repository's cache: mypy keys entries by module name, and both have a `tests` package.
     os.environ.setdefault("MYPY_CACHE_DIR", str(TEMPLATE / ".mypy_cache" / "rendered-projects"))
     # No AWS credentials (synth must not need them), not this repository's virtualenv (each
     # rendered project has its own), and bytecode written as on a developer's machine: without
