@@ -1,10 +1,12 @@
-"""The drift workflow's scripts, run as GitHub runs them (`bash -eo pipefail`), day after day.
+"""The rendered workflows' scripts, run as GitHub runs them (`bash -eo pipefail`), run after run.
 
-No GitHub and no AWS here: the detect step runs with an `npx` that prints what the pinned CDK
-CLI prints (its strings are checked in the CLI itself), and the issue job with a fake `gh`
-(tests/support/fake_gh.py) that keeps a repository's issues and refuses any command or flag
-the job did not use when this test was written. The trust of the drift roles is proven in the
-rendered tests (tests/test_pipeline.py), the workflow's permissions in test_workflows.py.
+No GitHub and no AWS here. The drift check's detect step runs with an `npx` that prints what the
+pinned CDK CLI prints (its strings are checked in the CLI itself); the template-update check
+asks the pinned copier itself about releases of a throwaway template repository. Their issue
+steps run with a fake `gh` (tests/support/fake_gh.py) that keeps a repository's issues and
+refuses any command or flag the steps did not use when these tests were written. The trust of
+the drift roles is proven in the rendered tests (tests/test_pipeline.py), the workflows'
+permissions in test_workflows.py.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from .support.commands import run
+from .support.commands import COPIER, commit, data_arguments, render, run
+from .support.template import BASE_ANSWERS
 
 FAKE_GH = Path(__file__).resolve().parent / "support" / "fake_gh.py"
 ENVIRONMENTS = ["dev", "staging", "prod"]
@@ -28,10 +31,8 @@ PHASES = ["Identity", "Network", "Datastore", "Compute"]
 RUN_URL = "https://github.com/acme/orders-api/actions/runs/{}"
 
 
-def _workflow(project: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(
-        (project / ".github" / "workflows" / "drift.yml").read_text()
-    )
+def _workflow(project: Path, name: str = "drift.yml") -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((project / ".github" / "workflows" / name).read_text())
     return loaded
 
 
@@ -158,17 +159,23 @@ class Repository:
 
     def add_issue(self, title: str, label: str) -> None:
         state = json.loads(self.state.read_text())
-        state["labels"].append(label)
+        labels = [label] if label else []
+        state["labels"] = sorted({*state["labels"], *labels})
         state["issues"].append(
             {
                 "number": len(state["issues"]) + 1,
                 "title": title,
-                "labels": [label],
+                "labels": labels,
                 "state": "open",
                 "body": "",
                 "comments": [],
             }
         )
+        self.state.write_text(json.dumps(state))
+
+    def close(self, number: int) -> None:
+        state = json.loads(self.state.read_text())
+        state["issues"][number - 1]["state"] = "closed"
         self.state.write_text(json.dumps(state))
 
 
@@ -254,3 +261,51 @@ def test_one_issue_per_drifted_environment_updated_and_closed_run_after_run(
     assert titled("prod") == [prod]
     (other,) = [i for i in repository.issues if i["title"] == "Drift in payments-api prod"]
     assert other["state"] == "open" and other["body"] == "" and other["comments"] == []
+
+
+def test_one_issue_per_template_release_as_copier_reports_it(
+    releases: Path, tmp_path: Path
+) -> None:
+    # Protects: the weekly check reads what the pinned copier really prints for a service
+    # behind a release, opens one issue for it, never a second, and none once updated.
+    project = tmp_path / "orders-api"
+    answers = {**BASE_ANSWERS, "dependency_bot": "dependabot"}
+    render(COPIER, releases, project, "--vcs-ref", "1.0.0", *data_arguments(answers))
+    # The job's checkout: gh finds the repository from its remote.
+    run(["git", "remote", "add", "origin", "https://github.com/acme/orders-api.git"], project)
+    job = _workflow(project, "template-update.yml")["jobs"]["check"]
+    ask = _step(job, "Ask copier")["run"]
+    open_issue = _step(job, "Open an issue")
+    assert set(open_issue["env"]) == {"GH_TOKEN"}
+    repository = Repository(tmp_path)
+    repository.add_issue("Service template 0.9.0 is released", "")
+
+    def run_job() -> None:
+        environment = {
+            "PATH": f"{repository.bin}{os.pathsep}{os.environ['PATH']}",
+            "FAKE_GH_STATE": str(repository.state),
+            "GH_TOKEN": "token",
+        }
+        for script in (ask, open_issue["run"]):
+            result = _bash(script, project, environment)
+            assert result.returncode == 0, result.stdout + result.stderr
+        # A new run starts from a fresh checkout: what the steps wrote is gone.
+        run(["git", "clean", "-fdq"], project)
+
+    # Monday 1: 1.0.1 is out: one issue, with the commands for that release.
+    run_job()
+    titled = [i for i in repository.issues if i["title"] == "Service template 1.0.1 is released"]
+    (issue,) = titled
+    assert "This repository is on template 1.0.0." in issue["body"]
+    assert "uvx copier update --skip-answered --defaults --vcs-ref 1.0.1" in issue["body"]
+
+    # Monday 2: the same release: no second issue, even once the first is closed.
+    repository.close(issue["number"])
+    run_job()
+    assert [i["title"] for i in repository.issues].count(issue["title"]) == 1
+
+    # Updated to 1.0.1 (as the issue says): nothing to report.
+    run([*COPIER, "update", "--skip-answered", "--defaults", "--vcs-ref", "1.0.1"], project)
+    commit(project, "template 1.0.1")
+    run_job()
+    assert len(repository.issues) == 2
