@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,30 @@ def test_zizmor_finds_nothing(project: Path) -> None:
         ["zizmor", "--offline", "--persona", "auditor", "--no-progress", ".github"], project
     )
     assert "No findings to report" in result.stdout
+
+
+def test_shell_scripts_pass_shellcheck(project: Path, tmp_path: Path) -> None:
+    # Protects: every bash script a service runs (each workflow and action step, as GitHub
+    # runs it: `bash -e` with `pipefail`; scripts/check and scripts/dev) is free of what
+    # shellcheck finds, style included: unquoted expansions, unchecked cd, useless pipes.
+    scripts = [project / "scripts" / "check", project / "scripts" / "dev"]
+    for path in _github_files(project):
+        for number, step in enumerate(_steps(_load(path))):
+            if "run" not in step or step.get("shell", "bash") != "bash":
+                continue
+            # An expression is substituted before the shell sees it: a word stands for it.
+            body = re.sub(r"\$\{\{.*?\}\}", "EXPRESSION", step["run"])
+            script = tmp_path / f"{path.stem}-{number}.sh"
+            script.write_text(f"#!/usr/bin/env bash\nset -eo pipefail\n{body}")
+            scripts.append(script)
+    assert len(scripts) > 10
+    result = subprocess.run(
+        ["shellcheck", "--severity=style", *map(str, scripts)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
 
 
 def test_github_files_match_their_schemas(project: Path) -> None:
