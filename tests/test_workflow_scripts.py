@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from .support.commands import COPIER, commit, data_arguments, render, run
 from .support.template import BASE_ANSWERS
+from .test_workflows import _load
 
 FAKE_GH = Path(__file__).resolve().parent / "support" / "fake_gh.py"
 ENVIRONMENTS = ["dev", "staging", "prod"]
@@ -31,9 +31,8 @@ PHASES = ["Identity", "Network", "Datastore", "Compute"]
 RUN_URL = "https://github.com/acme/orders-api/actions/runs/{}"
 
 
-def _workflow(project: Path, name: str = "drift.yml") -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((project / ".github" / "workflows" / name).read_text())
-    return loaded
+def _workflow(project: Path, name: str = "drift.yml") -> dict[Any, Any]:
+    return _load(project / ".github" / "workflows" / name)
 
 
 def _step(job: dict[str, Any], name_starts: str) -> dict[str, Any]:
