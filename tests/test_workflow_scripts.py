@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from .support.commands import COPIER, commit, data_arguments, render, run
+from .support.projects import answers_of
 from .support.template import BASE_ANSWERS
 from .test_workflows import _load
 
 FAKE_GH = Path(__file__).resolve().parent / "support" / "fake_gh.py"
-ENVIRONMENTS = ["dev", "staging", "prod"]
 PHASES = ["Identity", "Network", "Datastore", "Compute"]
 RUN_URL = "https://github.com/acme/orders-api/actions/runs/{}"
 
@@ -184,7 +184,7 @@ def test_one_issue_per_drifted_environment_updated_and_closed_run_after_run(
     job = _workflow(large_project)["jobs"]["issues"]
     step = _step(job, "One issue per drifted environment")
     assert set(step["env"]) == {"GH_TOKEN", "GH_REPO", "RUN_URL"} | {
-        f"RESULT_{name.upper()}" for name in ENVIRONMENTS
+        f"RESULT_{name.upper()}" for name in answers_of(large_project)["environments"]
     }
     repository = Repository(tmp_path)
     # Someone's own issue with the label, about another service: never touched.

@@ -1,4 +1,4 @@
-"""The rendered pipeline: keyless, pinned, serialized, gated, and clean under zizmor.
+"""The rendered pipeline: keyless, pinned, serialized, gated, clean under zizmor and shellcheck.
 
 That each role trusts exactly the subject its job presents is proven inside every rendered
 project (tests/test_pipeline.py, run by test_template.py against the synthesized stacks).
@@ -219,7 +219,7 @@ def test_shell_scripts_pass_shellcheck(project: Path, tmp_path: Path) -> None:
                 continue
             # An expression is substituted before the shell sees it: a word stands for it.
             body = re.sub(r"\$\{\{.*?\}\}", "EXPRESSION", step["run"])
-            script = tmp_path / f"{path.stem}-{number}.sh"
+            script = tmp_path / f"{path.parent.name}-{path.stem}-{number}.sh"
             script.write_text(f"#!/usr/bin/env bash\nset -eo pipefail\n{body}")
             scripts.append(script)
     assert len(scripts) > 10
