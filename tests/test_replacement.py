@@ -12,7 +12,8 @@ service deploys before and after an update and compare every stateful resource:
   and on-demand capacity it ran, and the API alone; then the large one opts into Graviton,
   Fargate Spot and the two other workloads (`--data cpu_architecture=arm64 --data
   spot_in_non_production=true --data 'workloads=[api, worker, scheduled_job]'`): its queues
-  and jobs are added beside the API, whose ECS service is updated in place;
+  and jobs are added beside the API, whose ECS service is updated in place; then it adopts
+  the three compliance packs (and a domain): backups, rotation and encryption in place;
 - this release's small sizing, then medium, then large (a changed `sizing` answer). Going down
   removes the third zone's subnets, and is documented as a move that needs a plan.
 """
@@ -104,6 +105,13 @@ OPT_IN = {
     "cpu_architecture": "arm64",
     "spot_in_non_production": "true",
     "workloads": "[api, worker, scheduled_job]",
+}
+# What a regulated team re-answers to adopt every compliance pack; the packs ask an API for
+# HTTPS in production, so the service gets its domain too.
+ADOPT_PACKS = {
+    "compliance_packs": "[nist-800-53-r5, hipaa, pci-dss]",
+    "domain_name": "orders.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
 }
 
 
@@ -290,4 +298,25 @@ def test_updating_from_the_latest_release_replaces_nothing(
         if r["Type"] == "AWS::SQS::Queue"
     ]
     assert len(queues) == 3 * 3  # per environment: the work queue, its dead letters, the jobs'
+    assert not conflicted_files(project)
+
+    # Then the team adopts the three compliance packs: what they ask (a backup plan in every
+    # environment, the Redis token's rotation, encryption and logging, deletion protection)
+    # is added beside or updated in place; no stateful resource, no ECS service is replaced.
+    commit(project, "opted in")
+    run([*COPIER, "update", "--skip-answered", "--defaults", *data_arguments(ADOPT_PACKS)], project)
+    regulated = synced_templates(project)
+    assert replacements(opted, regulated, answers["aws_region"]) == []
+    assert _service_replacements(opted, regulated, answers["aws_region"]) == []
+    plans = [
+        stack
+        for stack, template in regulated.items()
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Backup::BackupPlan"
+    ]
+    assert len(plans) == 3 and not any(
+        r["Type"] == "AWS::Backup::BackupPlan"
+        for template in opted.values()
+        for r in template["Resources"].values()
+    )
     assert not conflicted_files(project)
