@@ -428,6 +428,39 @@ def test_mypy_follows_exactly_the_aws_cdk_modules_the_template_imports(
     assert followed == sorted(followed)
 
 
+def heading_problems(markdown: str) -> list[str]:
+    """Headings that Markdown would not show as headings: glued to the line before (a Jinja
+    tag that trimmed the blank line away), or without a blank line above."""
+    problems, fenced, previous = [], False, ""
+    for number, line in enumerate(markdown.splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            if re.search(r"[^\s#]#{2,6} [A-Z]", line):
+                problems.append(f"{number}: a heading inside a line: {line}")
+            elif re.match(r"#{1,6} ", line) and previous.strip():
+                problems.append(f"{number}: no blank line before: {line}")
+        previous = line
+    return problems
+
+
+@pytest.mark.parametrize("fixture", ["default_project", "medium_project", "large_project"])
+def test_rendered_markdown_keeps_every_heading_on_a_line_of_its_own(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    # Protects: optional sections (backups, drift, workloads) join their neighbours cleanly
+    # whichever answers leave them out; the medium project has neither backups nor drift.
+    project: Path = request.getfixturevalue(fixture)
+    pages = [page for page in project.rglob("*.md") if ".venv" not in page.parts]
+    assert len(pages) > 2
+    problems = {
+        str(page.relative_to(project)): found
+        for page in pages
+        if (found := heading_problems(page.read_text()))
+    }
+    assert problems == {}
+
+
 def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path) -> None:
     readme = (large_project / "README.md").read_text()
     base = default_qualifier("orders-api")

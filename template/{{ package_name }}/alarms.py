@@ -20,7 +20,7 @@ alarm that notifies it; one function per watched resource adds that resource's a
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
@@ -82,6 +82,9 @@ class AlarmTopic(Construct):
             "TopicKey",
             description=f"{stack.stack_name}: alarm notifications",
             enable_key_rotation=True,
+            # Kept when the stack goes, as KMS keys are by default, but not after a failed
+            # first create: a retry would leave one orphaned key per attempt.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         # CloudWatch publishes alarm notifications to the encrypted topic.
         key.grant(

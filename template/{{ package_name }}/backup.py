@@ -38,15 +38,16 @@ class DatabaseBackup(Construct):
         retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        # A generated name; kept when the stack goes (a vault with recovery points cannot be
-        # deleted anyway), and its access policy refuses every principal the deletion of a
-        # recovery point or a change of its lifecycle.
+        # Kept when the stack goes (a vault with recovery points cannot be deleted anyway), and
+        # its access policy refuses every principal the deletion of a recovery point or a
+        # change of its lifecycle. Not kept after a failed first create: CDK derives its name
+        # from its path, so an orphaned empty vault would make every retry fail on the name.
         self.vault = backup.BackupVault(
             self,
             "Vault",
             encryption_key=key,
             block_recovery_point_deletion=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.plan = backup.BackupPlan(
             self,
