@@ -386,6 +386,82 @@ def test_an_unknown_release_is_refused(template: Path, services: dict[str, Path]
     assert Snapshot.of(services["orders-api"]) == before
 
 
+def test_a_service_on_a_later_release_is_not_downgraded(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
+    answers_file = repository / ".copier-answers.yml"
+    answers_file.write_text(answers_file.read_text().replace("_commit: 1.0.0", "_commit: 1.1.0"))
+    commit(repository, "on 1.1.0")
+    before = Snapshot.of(repository)
+    result = fleet("update", "--to", "1.0.0", "--template", str(template), str(repository))
+    assert result.returncode == 0, result.stderr
+    assert "newer, already on 1.1.0; not downgraded to 1.0.0" in result.stdout
+    assert Snapshot.of(repository) == before
+
+
+@pytest.mark.parametrize(
+    "location, said",
+    [
+        ("no-such-template", "no such folder, and not a URL"),
+        ("", "not a git repository (its releases are its tags)"),  # an empty folder
+        ("https://git.invalid/acme/cdk-service-template.git", "cannot read the releases"),
+    ],
+)
+def test_a_template_that_cannot_be_read_is_refused_by_name(
+    services: dict[str, Path], tmp_path: Path, location: str, said: str
+) -> None:
+    # Also with --to, whose releases are read on their own (a traceback before).
+    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
+    answers_file = repository / ".copier-answers.yml"
+    source = location if "://" in location else str(tmp_path / location)
+    answers = re.sub(r"(?m)^_src_path: .*$", f"_src_path: {source}", answers_file.read_text())
+    answers_file.write_text(answers)
+    commit(repository, "answers naming the template")
+    result = fleet("update", "--to", "1.1.0", "--template", source, str(repository))
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert source in result.stderr
+
+
+def test_a_release_missing_from_the_services_own_source_is_refused_up_front(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    # The platform team's clone has a release it has not pushed: copier would update from
+    # the service's _src_path, which does not have it.
+    clone = tmp_path / "platform-clone"
+    run(["git", "clone", "--quiet", str(template), str(clone)], tmp_path)
+    (clone / "NEXT.md").write_text("unpushed\n")
+    commit(clone, "release 1.2.0", tag="1.2.0")
+    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
+    before = Snapshot.of(repository)
+    result = fleet("update", "--template", str(clone), str(repository))
+    assert result.returncode == 2, result.stderr
+    assert f"its _src_path {template}, which has no release 1.2.0" in result.stderr
+    assert Snapshot.of(repository) == before
+
+
+def test_two_services_in_one_git_repository_are_refused_for_update(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    shared = tmp_path / "services"
+    for name in ("orders-api", "payments-api"):
+        shutil.copytree(services[name], shared / name, ignore=shutil.ignore_patterns(".git"))
+    run(["git", "init", "--quiet", "--initial-branch=main"], shared)
+    commit(shared, "two services, one repository")
+    before = Snapshot.of(shared)
+    result = fleet(
+        "update",
+        "--template",
+        str(template),
+        str(shared / "orders-api"),
+        str(shared / "payments-api"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "share the git repository" in result.stderr
+    assert Snapshot.of(shared) == before
+
+
 def test_no_dir_without_a_terminal_is_an_error_not_a_prompt(template: Path) -> None:
     result = fleet("status", "--template", str(template))
     assert result.returncode == 2

@@ -16,6 +16,7 @@ import questionary
 import yaml
 
 from fleet.drift import Drift, drift, unified_diff
+from fleet.git import top_level
 from fleet.progress import Progress
 from fleet.repository import (
     ANSWERS_FILE,
@@ -29,8 +30,10 @@ from fleet.template import (
     Release,
     TemplateError,
     is_behind,
+    location_key,
     newest_release,
     releases,
+    tag_objects,
     this_template,
 )
 from fleet.update import Outcome, UpdateResult, update
@@ -358,11 +361,52 @@ def target_release(source: str, wanted: str | None, known: Releases) -> Release:
         raise RefusedInput(f"template {source} has no release {wanted}") from None
 
 
+def refuse_shared_repositories(repositories: list[RenderedRepository]) -> None:
+    """Each update is a branch of the repository: two services in one git repository would
+    meet each other's branch and count each other's changes."""
+    seen: dict[Path, RenderedRepository] = {}
+    for repository in repositories:
+        top = top_level(repository.path)
+        if top in seen:
+            raise RefusedInput(
+                f"{repository.path} and {seen[top].path} share the git repository {top}: "
+                "fleet updates one service per repository; update the others with "
+                "`copier update` in their folder"
+            )
+        seen[top] = repository
+
+
+def refuse_another_release_at_source(
+    repositories: list[RenderedRepository], targets: dict[Path, Release], template: str
+) -> None:
+    """copier updates from each repository's own `_src_path`: the release chosen from
+    --template must be the same tag, on the same commit, there."""
+    tags = {template: tag_objects(template)}
+    for repository in repositories:
+        source, release = repository.src_path, targets[repository.path]
+        if location_key(source) == location_key(template):
+            continue
+        if source not in tags:
+            tags[source] = tag_objects(source)
+        if tags[source].get(release.tag) != tags[template].get(release.tag):
+            found = "another commit for" if release.tag in tags[source] else "no"
+            raise RefusedInput(
+                f"{repository.path}: copier updates from its _src_path {source}, which has "
+                f"{found} release {release.tag} of --template {template}: push the tag "
+                "there, or leave --template out"
+            )
+
+
 def describe_update(result: UpdateResult) -> str:
     name = f"{result.repository.service_name} ({shown_path(result.repository.path)})"
     match result.outcome:
         case Outcome.CURRENT:
             return f"{name}: current, already on {result.repository.commit}"
+        case Outcome.NEWER:
+            return (
+                f"{name}: newer, already on {result.repository.commit}; "
+                f"not downgraded to {result.target}"
+            )
         case Outcome.UPDATED:
             return f"{name}: updated to {result.target}, on branch {result.branch}"
         case Outcome.CONFLICT:
@@ -382,6 +426,9 @@ def run_update(run: Run) -> int:
         repository.path: target_release(run.source_of(repository), arguments.to, known)
         for repository in repositories
     }
+    refuse_shared_repositories(repositories)
+    if run.template_override is not None:
+        refuse_another_release_at_source(repositories, targets, run.template_override)
     results: list[UpdateResult] = []
     with Progress(len(repositories)) as progress:
         for position, repository in enumerate(repositories, start=1):
@@ -407,7 +454,7 @@ def run_update(run: Run) -> int:
     else:
         for result in results:
             print(describe_update(result))
-    clean = {Outcome.UPDATED, Outcome.CURRENT}
+    clean = {Outcome.UPDATED, Outcome.CURRENT, Outcome.NEWER}
     return EXIT_OK if all(result.outcome in clean for result in results) else EXIT_ATTENTION
 
 

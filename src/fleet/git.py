@@ -69,14 +69,16 @@ def branch_exists(folder: Path, name: str) -> bool:
     return True
 
 
-def remote_tags(source: str) -> list[str]:
-    """The tag names of a git repository given by local path or URL (`git ls-remote`, so a
-    remote template is asked over the network and nothing is cloned)."""
+def remote_tags(source: str) -> dict[str, str]:
+    """The tags of a git repository given by local path or URL, each with the object it names
+    (`git ls-remote`, so a remote template is asked over the network and nothing is cloned)."""
     output = git(Path.cwd(), "ls-remote", "--tags", "--refs", source)
-    prefix = "refs/tags/"
-    return [
-        line.split("\t", 1)[1].removeprefix(prefix) for line in output.splitlines() if "\t" in line
-    ]
+    tags: dict[str, str] = {}
+    for line in output.splitlines():
+        if "\t" in line:
+            name, ref = line.split("\t", 1)
+            tags[ref.removeprefix("refs/tags/")] = name
+    return tags
 
 
 def remote_urls(folder: Path) -> list[str]:

@@ -9,12 +9,16 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from fleet.git import GitError, remote_tags, remote_urls
+from fleet.git import GitError, is_in_work_tree, remote_tags, remote_urls
 
 # Copier's shortcuts for hosted repositories (copier's `_vcs.py`).
 URL_SHORTCUTS = {"gh:": "github.com/", "gl:": "gitlab.com/"}
 # What `git describe --tags` writes after a tag when the commit is not the tagged one.
 DESCRIBE_SUFFIX = re.compile(r"^(?P<tag>.+)-(?P<distance>\d+)-g(?P<commit>[0-9a-f]+)$")
+
+
+class TemplateError(Exception):
+    """The template cannot be read (not a git repository, unreachable, no releases)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -30,6 +34,15 @@ def local_folder(source: str) -> Path | None:
     from the current folder, as copier takes it."""
     path = Path(source.removeprefix("file://")).expanduser()
     return path.resolve() if path.is_dir() else None
+
+
+def is_url(source: str) -> bool:
+    """Whether a template location is a URL (or copier's shortcut, or git's scp-like form)."""
+    return (
+        "://" in source
+        or source.startswith(tuple(URL_SHORTCUTS))
+        or re.match(r"^[\w.-]+@[\w.-]+:", source) is not None
+    )
 
 
 def location_key(source: str) -> str:
@@ -65,7 +78,13 @@ class ExpectedTemplate:
         keys = {location_key(source)}
         folder = local_folder(source)
         if folder is None:
+            if not is_url(source):
+                raise TemplateError(f"template {source}: no such folder, and not a URL")
             return cls(source=source, keys=frozenset(keys))
+        if not is_in_work_tree(folder):
+            raise TemplateError(
+                f"template {source}: not a git repository (its releases are its tags)"
+            )
         keys.update(location_key(url) for url in remote_urls(folder))
         return cls(source=str(folder), keys=frozenset(keys))
 
@@ -80,11 +99,19 @@ def this_template() -> Path | None:
     return root if (root / "copier.yml").is_file() else None
 
 
+def tag_objects(source: str) -> dict[str, str]:
+    """The template's tags and the objects they name."""
+    try:
+        return remote_tags(source)
+    except GitError as error:
+        raise TemplateError(f"cannot read the releases of template {source}: {error}") from error
+
+
 def releases(source: str) -> list[Release]:
     """The template's releases, oldest first. Pre-releases are left out, as `copier update`
     leaves them out unless asked."""
     found: list[Release] = []
-    for tag in remote_tags(source):
+    for tag in tag_objects(source):
         try:
             version = Version(tag)
         except InvalidVersion:
@@ -115,13 +142,6 @@ def is_behind(commit: str, newest: Release | None) -> bool:
     return version is None or version < newest.version
 
 
-class TemplateError(Exception):
-    """The template cannot be read (not a git repository, unreachable, no releases)."""
-
-
 def newest_release(source: str) -> Release | None:
-    try:
-        found = releases(source)
-    except GitError as error:
-        raise TemplateError(f"cannot read the releases of template {source}: {error}") from error
+    found = releases(source)
     return found[-1] if found else None

@@ -38,6 +38,7 @@ BRANCH_PREFIX = "template-update/"
 
 class Outcome(StrEnum):
     CURRENT = "current"  # already on that release: nothing done
+    NEWER = "newer"  # on a later release than the one asked: nothing done, never downgraded
     UPDATED = "updated"
     CONFLICT = "conflict"
     FAILED = "failed"
@@ -92,10 +93,10 @@ def restore(top: Path, original: str, branch: str | None) -> None:
 def update(repository: RenderedRepository, release: Release) -> UpdateResult:
     """Update one repository, whose working tree must be clean, to `release`."""
     current_version = version_of(repository.commit)
-    if repository.commit == release.tag or (
-        current_version is not None and current_version >= release.version
-    ):
+    if repository.commit == release.tag or current_version == release.version:
         return UpdateResult(repository, release.tag, Outcome.CURRENT)
+    if current_version is not None and current_version > release.version:
+        return UpdateResult(repository, release.tag, Outcome.NEWER)
     top = top_level(repository.path)
     branch = update_branch(release)
     if branch_exists(top, branch):
