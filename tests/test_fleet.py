@@ -386,6 +386,24 @@ def test_an_unknown_release_is_refused(template: Path, services: dict[str, Path]
     assert Snapshot.of(services["orders-api"]) == before
 
 
+def test_a_pre_release_or_a_file_is_refused_with_what_it_is(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    clone = tmp_path / "platform-clone"
+    run(["git", "clone", "--quiet", str(template), str(clone)], tmp_path)
+    run(["git", "tag", "1.2.0rc1"], clone)
+    repository = services["orders-api"]
+    before = Snapshot.of(repository)
+    result = fleet("update", "--to", "1.2.0rc1", "--template", str(clone), str(repository))
+    assert result.returncode == 2, result.stderr
+    assert "1.2.0rc1 is a pre-release or no PEP 440 version" in result.stderr
+    answers = repository / ".copier-answers.yml"
+    result = fleet("status", "--template", str(template), str(answers))
+    assert result.returncode == 2, result.stderr
+    assert f"{answers}: a file, not a folder" in result.stderr
+    assert Snapshot.of(repository) == before
+
+
 def test_a_service_on_a_later_release_is_not_downgraded(
     template: Path, services: dict[str, Path], tmp_path: Path
 ) -> None:

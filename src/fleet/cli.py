@@ -358,6 +358,11 @@ def target_release(source: str, wanted: str | None, known: Releases) -> Release:
     try:
         return next(release for release in releases(source) if release.tag == wanted)
     except StopIteration:
+        if wanted in tag_objects(source):
+            raise RefusedInput(
+                f"template {source}: {wanted} is a pre-release or no PEP 440 version; fleet "
+                "updates to releases only (`copier update --vcs-ref` for the others)"
+            ) from None
         raise RefusedInput(f"template {source} has no release {wanted}") from None
 
 
@@ -415,7 +420,9 @@ def describe_update(result: UpdateResult) -> str:
                 f"{result.branch}, resolve: {', '.join(result.conflicts)}"
             )
         case Outcome.FAILED:
-            return f"{name}: failed updating to {result.target}, nothing changed: {result.reason}"
+            # One line per repository: git's and copier's messages may span several.
+            reason = " ".join(result.reason.split())
+            return f"{name}: failed updating to {result.target}, nothing changed: {reason}"
 
 
 def run_update(run: Run) -> int:

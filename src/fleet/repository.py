@@ -71,7 +71,9 @@ def load(folder: Path, expected: ExpectedTemplate) -> RenderedRepository:
     path = folder.expanduser().resolve()
     answers_file = path / ANSWERS_FILE
     if not path.is_dir():
-        raise RefusedInput(f"{folder}: no such folder")
+        raise RefusedInput(
+            f"{folder}: {'a file, not a folder' if path.exists() else 'no such folder'}"
+        )
     if not answers_file.is_file():
         raise RefusedInput(
             f"{folder}: not a rendered repository (no {ANSWERS_FILE}; give the folder that "
