@@ -27,8 +27,11 @@ DETECTION_STATUS_ACTION = "cloudformation:DescribeStackDriftDetectionStatus"
 
 # The read handlers' actions of every resource type the stacks contain (identity included), as
 # the CloudFormation resource schemas list them, minus WITHHELD. None has resource-level
-# scoping that would hold across all of them: they are granted on '*', and every one of them
-# only describes, gets or lists configuration.
+# scoping that would hold across all of them: they are granted on '*'. They describe, get or
+# list configuration, but on every resource of the account, and some configuration tells
+# more: lambda:GetFunction gives any function's environment variables and a link to its code,
+# s3:ListBucket any bucket's object keys. Scoping those to this service's generated names is
+# not done yet: an unreadable resource would leave its stack's detection incomplete.
 READ_ACTIONS = (
     "acm:DescribeCertificate",
     "acm:ListTagsForCertificate",

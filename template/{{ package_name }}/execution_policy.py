@@ -3,8 +3,13 @@
 `cdk bootstrap` gives the role that CloudFormation deploys with AdministratorAccess unless it
 is handed policies. This one allows the services the Network, Datastore and Compute stacks
 use, IAM only on roles those stacks own, and denies everything on the Identity stack, its
-GitHub roles and OIDC provider, the bootstrap stack and this policy itself: a change pushed
-to the repository can never widen the pipeline's own power.
+GitHub roles and OIDC provider, the bootstrap stack, its roles and this policy itself, and any
+write to the bootstrap's asset bucket: a change pushed to the repository cannot change who may
+deploy, nor what the deploy may do, nor the templates and assets the next deploy reads.
+
+What it does not stop: a role of the stacks' own (`<Service>-<Env>-...`) can be given any
+permission and any trust by a pushed change, so a change to IAM needs the same review as the
+code that ships with it (docs/security.md, "What the execution policy does not stop").
 
 An administrator creates it before bootstrapping (README: "First deploy"):
 
@@ -100,6 +105,8 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
     iam = f"arn:aws:iam::{account}"
     stacks = f"arn:aws:cloudformation:{region}:{account}:stack"
     own_prefix = f"{service.stack_prefix}-{environment.pascal_name}-"
+    # `cdk bootstrap`'s default name for the qualifier's file asset bucket.
+    assets_bucket = f"arn:aws:s3:::cdk-{environment.cdk_qualifier}-assets-{account}-{region}"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -146,6 +153,14 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                     f"arn:aws:ssm:{region}:{account}:parameter/cdk-bootstrap/"
                     f"{environment.cdk_qualifier}/version"
                 ),
+            },
+            {
+                # The file publishing role writes there, never CloudFormation: a template may
+                # read a Lambda function's code from it, and change nothing in it.
+                "Sid": "NeverTheBootstrapsAssets",
+                "Effect": "Deny",
+                "Action": ["s3:Put*", "s3:Delete*", "s3:Replicate*", "s3:Restore*"],
+                "Resource": [assets_bucket, f"{assets_bucket}/*"],
             },
             {
                 "Sid": "NeverTheIdentityBootstrapOrThisPolicy",
