@@ -76,8 +76,8 @@ def remote_tags(source: str) -> dict[str, str]:
     tags: dict[str, str] = {}
     for line in output.splitlines():
         if "\t" in line:
-            name, ref = line.split("\t", 1)
-            tags[ref.removeprefix("refs/tags/")] = name
+            object_id, ref = line.split("\t", 1)
+            tags[ref.removeprefix("refs/tags/")] = object_id
     return tags
 
 
