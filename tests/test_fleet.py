@@ -134,6 +134,16 @@ def working_copy(service: Path, destination: Path) -> Path:
     return destination
 
 
+def with_answer(service: Path, destination: Path, key: str, value: str) -> Path:
+    """A working copy of a service whose answers file says `key: value`, committed."""
+    repository = working_copy(service, destination)
+    answers_file = repository / ".copier-answers.yml"
+    answers = re.sub(rf"(?m)^{key}: .*$", f"{key}: {value}", answers_file.read_text())
+    answers_file.write_text(answers)
+    commit(repository, f"answers: {key} {value}")
+    return repository
+
+
 def fleet(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fleet", *arguments],
@@ -310,10 +320,7 @@ def test_a_failed_update_restores_the_original_branch_exactly(
 ) -> None:
     """A service whose answers name a release the template does not have (0.9.0): copier
     cannot render that old version, so the update fails after fleet made its branch."""
-    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
-    answers_file = repository / ".copier-answers.yml"
-    answers_file.write_text(answers_file.read_text().replace("_commit: 1.0.0", "_commit: 0.9.0"))
-    commit(repository, "answers from before 1.0.0")
+    repository = with_answer(services["orders-api"], tmp_path / "orders-api", "_commit", "0.9.0")
     before = Snapshot.of(repository)
 
     result = fleet("update", "--template", str(template), str(repository))
@@ -407,10 +414,7 @@ def test_a_pre_release_or_a_file_is_refused_with_what_it_is(
 def test_a_service_on_a_later_release_is_not_downgraded(
     template: Path, services: dict[str, Path], tmp_path: Path
 ) -> None:
-    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
-    answers_file = repository / ".copier-answers.yml"
-    answers_file.write_text(answers_file.read_text().replace("_commit: 1.0.0", "_commit: 1.1.0"))
-    commit(repository, "on 1.1.0")
+    repository = with_answer(services["orders-api"], tmp_path / "orders-api", "_commit", "1.1.0")
     before = Snapshot.of(repository)
     result = fleet("update", "--to", "1.0.0", "--template", str(template), str(repository))
     assert result.returncode == 0, result.stderr
@@ -430,12 +434,8 @@ def test_a_template_that_cannot_be_read_is_refused_by_name(
     services: dict[str, Path], tmp_path: Path, location: str, said: str
 ) -> None:
     # Also with --to, whose releases are read on their own (a traceback before).
-    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
-    answers_file = repository / ".copier-answers.yml"
     source = location if "://" in location else str(tmp_path / location)
-    answers = re.sub(r"(?m)^_src_path: .*$", f"_src_path: {source}", answers_file.read_text())
-    answers_file.write_text(answers)
-    commit(repository, "answers naming the template")
+    repository = with_answer(services["orders-api"], tmp_path / "orders-api", "_src_path", source)
     result = fleet("update", "--to", "1.1.0", "--template", source, str(repository))
     assert result.returncode == 2, result.stderr
     assert said in result.stderr and "Traceback" not in result.stderr
