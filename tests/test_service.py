@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
@@ -106,6 +107,40 @@ def test_sample_service_suite_passes_with_its_integration_tests(
     for name in INTEGRATION_TESTS | PROCESS_TESTS:
         assert outcomes.get(name) == "passed", name
     assert re.search(r"^=+ \d+ passed in ", result.stdout, re.MULTILINE), result.stdout[-2000:]
+
+
+@pytest.mark.cost(15)
+def test_a_teams_first_migration_keeps_the_migration_tests_passing(
+    default_project: Path, tmp_path: Path
+) -> None:
+    # Protects: the service's tests follow the migration chain, so a revision added as its
+    # README says (`uv run alembic revision -m "add orders"`) does not turn CI red; they once
+    # took the template's first revision for the newest.
+    service = tmp_path / "service"
+    ignore = shutil.ignore_patterns(".venv", "__pycache__", ".pytest_cache", ".mypy_cache")
+    shutil.copytree(default_project / "service", service, ignore=ignore)
+    uv_sync(service)
+    run(["uv", "run", "--locked", "alembic", "revision", "-m", "add orders"], service)
+    [revision] = (service / "migrations" / "versions").glob("*_add_orders.py")
+    revision.write_text(
+        revision.read_text().replace(
+            "def upgrade() -> None:\n    pass",
+            'def upgrade() -> None:\n    op.create_table("orders", sa.Column("id", sa.BigInteger()))',
+        )
+    )
+    chosen = "new_revision or offline_sql or applies_the_schema or before_the_failing_one"
+    tests = ["tests/test_migrate.py", "tests/test_migrate_integration.py", "-k", chosen]
+    result = subprocess.run(
+        ["uv", "run", "--locked", "pytest", "-p", "no:cacheprovider", "-q", *tests],
+        cwd=service,
+        env={**os.environ, "SAMPLE_SERVICE_INTEGRATION": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert re.search(r"^4 passed", result.stdout, re.MULTILINE), result.stdout[-2000:]
 
 
 def test_sample_service_image_is_linted_and_locked(default_project: Path) -> None:

@@ -9,10 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from revisions import FIRST_REVISION, HEAD
 from servers import run_migrate
-
-# migrations/versions/5393b20af01f_create_visits.py
-FIRST_REVISION = "5393b20af01f"  # pragma: allowlist secret
 
 
 def test_configuration_errors_exit_2_naming_the_variables(service_dir: Path) -> None:
@@ -29,16 +27,17 @@ def test_configuration_errors_exit_2_naming_the_variables(service_dir: Path) -> 
 
 def test_a_new_revision_from_alembic_is_lint_clean(tmp_path: Path, service_dir: Path) -> None:
     # Protects: README's `uv run alembic revision -m ...` writes a revision that follows the
-    # first one and passes the repository's ruff rules as written.
+    # newest one and passes the repository's ruff rules as written.
     for name in ("alembic.ini", "pyproject.toml"):  # pyproject.toml: ruff's configuration
         shutil.copy(service_dir / name, tmp_path / name)
     shutil.copytree(
         service_dir / "migrations", tmp_path / "migrations", ignore=shutil.ignore_patterns("__py*")
     )
     alembic = [sys.executable, "-m", "alembic", "-c", str(tmp_path / "alembic.ini")]
-    subprocess.run([*alembic, "revision", "-m", "add orders"], check=True, capture_output=True)
-    [written] = (tmp_path / "migrations" / "versions").glob("*_add_orders.py")
-    assert f'down_revision: str | Sequence[str] | None = "{FIRST_REVISION}"' in written.read_text()
+    message = "written by the lint test"
+    subprocess.run([*alembic, "revision", "-m", message], check=True, capture_output=True)
+    [written] = (tmp_path / "migrations" / "versions").glob("*_written_by_the_lint_test.py")
+    assert f'down_revision: str | Sequence[str] | None = "{HEAD}"' in written.read_text()
     for check in (["check"], ["format", "--check"]):
         result = subprocess.run(
             [sys.executable, "-m", "ruff", *check, str(written)],
@@ -60,3 +59,4 @@ def test_offline_sql_needs_no_database(service_dir: Path) -> None:
     )
     assert "CREATE TABLE visits" in result.stdout
     assert f"INSERT INTO alembic_version (version_num) VALUES ('{FIRST_REVISION}')" in result.stdout
+    assert f"'{HEAD}'" in result.stdout  # the last version the SQL records

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import INTEGRATION
+from revisions import CHAIN, FIRST_REVISION, HEAD
 from servers import MigrateProcess, MigrateResult, PostgresServer, run_migrate, wait_for
 from starlette.testclient import TestClient
 
@@ -28,8 +29,6 @@ pytestmark = [
         reason="set SAMPLE_SERVICE_INTEGRATION=1 to start PostgreSQL and Redis and run these",
     ),
 ]
-# migrations/versions/5393b20af01f_create_visits.py
-FIRST_REVISION = "5393b20af01f"  # pragma: allowlist secret
 
 
 def schema(server: PostgresServer, database: str) -> dict[str, Any]:
@@ -64,11 +63,11 @@ def assert_clean_output(result: MigrateResult, env: dict[str, str]) -> None:
 
 @pytest.fixture
 def revisions(tmp_path: Path, service_dir: Path) -> Any:
-    """A copy of migrations/ to which a test adds revisions after the first one."""
+    """A copy of migrations/ to which a test adds revisions after the newest one."""
     location = tmp_path / "migrations"
     shutil.copytree(service_dir / "migrations", location, ignore=shutil.ignore_patterns("__py*"))
 
-    def add(revision: str, upgrade: str, down_revision: str = FIRST_REVISION) -> Path:
+    def add(revision: str, upgrade: str, down_revision: str = HEAD) -> Path:
         body = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
         (location / "versions" / f"{revision}_test.py").write_text(
             f'"""test revision {revision}"""\n\n'
@@ -89,8 +88,9 @@ def test_migrate_applies_the_schema_then_changes_nothing(
     name = fresh_database["DB_NAME"]
     first = run_migrate(service_dir, fresh_database)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert first.events() == ["migration_applied", "schema_migrated"]
-    [applied] = first.records("migration_applied")
+    assert first.events() == ["migration_applied"] * len(CHAIN) + ["schema_migrated"]
+    applied, *later = first.records("migration_applied")
+    assert [record["revision"] for record in later] == CHAIN[1:]
     assert applied | {"ts": None} == {
         "ts": None,
         "level": "info",
@@ -99,17 +99,17 @@ def test_migrate_applies_the_schema_then_changes_nothing(
         "description": "create visits",
     }
     [migrated] = first.records("schema_migrated")
-    assert (migrated["from_revision"], migrated["to_revision"]) == (None, FIRST_REVISION)
+    assert (migrated["from_revision"], migrated["to_revision"]) == (None, HEAD)
     assert_clean_output(first, fresh_database)
     after_first = schema(postgres_server, name)
     assert ("visits", "count") in after_first["columns"]
-    assert versions(postgres_server, name) == [FIRST_REVISION]
+    assert versions(postgres_server, name) == [HEAD]
 
     # Nothing to do: exit 0, says so, and the tables, their files and the version are as they were.
     second = run_migrate(service_dir, fresh_database)
     assert second.returncode == 0
     assert second.events() == ["schema_current"]
-    assert second.records()[0]["revision"] == FIRST_REVISION
+    assert second.records()[0]["revision"] == HEAD
     assert schema(postgres_server, name) == after_first
 
 
@@ -168,8 +168,8 @@ def test_two_runs_started_together_apply_the_schema_once(
     assert [r.returncode for r in results] == [0, 0], [r.stdout + r.stderr for r in results]
     outcomes = sorted(r.events()[-1] for r in results)
     assert outcomes == ["schema_current", "schema_migrated"], [r.events() for r in results]
-    assert sum(r.events().count("migration_applied") for r in results) == 1
-    assert versions(postgres_server, fresh_database["DB_NAME"]) == [FIRST_REVISION]
+    assert sum(r.events().count("migration_applied") for r in results) == len(CHAIN)
+    assert versions(postgres_server, fresh_database["DB_NAME"]) == [HEAD]
 
 
 def test_a_run_waits_while_another_holds_the_advisory_lock(
@@ -184,7 +184,8 @@ def test_a_run_waits_while_another_holds_the_advisory_lock(
         holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
         result = run.finish()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.events() == ["migration_waiting", "migration_applied", "schema_migrated"]
+    applied = ["migration_applied"] * len(CHAIN)
+    assert result.events() == ["migration_waiting", *applied, "schema_migrated"]
 
 
 def test_waiting_for_the_advisory_lock_is_bounded(
@@ -229,7 +230,7 @@ def test_a_revision_blocked_by_a_table_lock_fails_fast(
     }
     assert_clean_output(result, fresh_database)
     assert ("visits", "note") not in schema(postgres_server, name)["columns"]
-    assert versions(postgres_server, name) == [FIRST_REVISION]
+    assert versions(postgres_server, name) == [HEAD]
 
 
 def test_a_failing_revision_rolls_back_entirely_and_is_named(
@@ -245,7 +246,7 @@ def test_a_failing_revision_rolls_back_entirely_and_is_named(
     location = revisions(
         "fa11ed000001",
         """
-        op.create_table("orders", sa.Column("id", sa.BigInteger(), primary_key=True))
+        op.create_table("rolled_back", sa.Column("id", sa.BigInteger(), primary_key=True))
         op.execute("SELECT 1 / 0")
         """,
     )
@@ -271,7 +272,7 @@ def test_revisions_before_the_failing_one_stay_applied(
     result = run_migrate(service_dir, fresh_database, script_location=location)
     assert result.returncode == 1
     assert [r["revision"] for r in result.records("migration_applied")] == [
-        FIRST_REVISION,
+        *CHAIN,
         "600d00000001",
     ]
     assert result.records("migration_failed")[0]["revision"] == "fa11ed000002"
@@ -295,6 +296,6 @@ def test_a_database_ahead_of_the_code_is_left_alone(
         "level": "warning",
         "event": "database_ahead",
         "revision": "f00dcafe0001",
-        "code_revision": FIRST_REVISION,
+        "code_revision": HEAD,
     }
     assert schema(postgres_server, name) == before
