@@ -72,6 +72,19 @@ def _outcomes(junit_xml: Path) -> dict[str, str]:
     return outcomes
 
 
+def _service_pytest(service: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The service's own pytest with its integration tests, as CI runs it."""
+    return subprocess.run(
+        ["uv", "run", "--locked", "pytest", "-p", "no:cacheprovider", *arguments],
+        cwd=service,
+        env={**os.environ, "SAMPLE_SERVICE_INTEGRATION": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
 @pytest.mark.cost(60)
 def test_sample_service_suite_passes_with_its_integration_tests(
     large_project: Path, tmp_path: Path
@@ -81,24 +94,7 @@ def test_sample_service_suite_passes_with_its_integration_tests(
     # --locked: the committed uv.lock must match pyproject.toml (the Dockerfile needs it too).
     uv_sync(service)
     report = tmp_path / "service-junit.xml"
-    result = subprocess.run(
-        [
-            "uv",
-            "run",
-            "--locked",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-rA",
-            f"--junitxml={report}",
-        ],
-        cwd=service,
-        env={**os.environ, "SAMPLE_SERVICE_INTEGRATION": "1"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    result = _service_pytest(service, "-rA", f"--junitxml={report}")
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
 
     outcomes = _outcomes(report)
@@ -130,15 +126,7 @@ def test_a_teams_first_migration_keeps_the_migration_tests_passing(
     )
     chosen = "new_revision or offline_sql or applies_the_schema or before_the_failing_one"
     tests = ["tests/test_migrate.py", "tests/test_migrate_integration.py", "-k", chosen]
-    result = subprocess.run(
-        ["uv", "run", "--locked", "pytest", "-p", "no:cacheprovider", "-q", *tests],
-        cwd=service,
-        env={**os.environ, "SAMPLE_SERVICE_INTEGRATION": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = _service_pytest(service, "-q", *tests)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert re.search(r"^4 passed", result.stdout, re.MULTILINE), result.stdout[-2000:]
 
