@@ -52,6 +52,7 @@ INTEGRATION_TESTS = {
 # The real processes with no server (service/tests/test_main.py, test_migrate.py).
 PROCESS_TESTS = {
     "test_liveness_200_and_readiness_503_while_dependencies_are_unreachable",
+    "test_ctrl_c_stops_gracefully_with_status_130_and_no_traceback",
     "test_configuration_errors_exit_2_naming_the_variables",
     "test_a_new_revision_from_alembic_is_lint_clean",
     "test_offline_sql_needs_no_database",

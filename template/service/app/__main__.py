@@ -2,7 +2,9 @@
 
 On SIGTERM uvicorn stops accepting connections, finishes in-flight requests (at most
 GRACEFUL_SHUTDOWN_SECONDS), runs the lifespan's shutdown (monitor stopped, pools closed),
-then re-raises the signal, so the process ends with the status of SIGTERM (143).
+then re-raises the signal, so the process ends with the status of SIGTERM (143). Ctrl-C
+(SIGINT) stops it the same way and exits with 130, the shell's status for it, without the
+traceback Python would print for the re-raised interrupt.
 
 With WEB_CONCURRENCY above 1 (a task of several vCPU), this process binds the port and
 supervises that many server processes: each has its own pools and monitor, and SIGTERM
@@ -33,6 +35,7 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 KEEP_ALIVE_SECONDS = 65
 EXIT_CONFIGURATION_ERROR = 2
 EXIT_STARTUP_FAILED = 3
+EXIT_INTERRUPTED = 128 + 2  # SIGINT's number, as a shell reports a process Ctrl-C stopped
 
 
 def main() -> int:
@@ -48,7 +51,11 @@ def main() -> int:
         return _supervise(settings)
 
     server = uvicorn.Server(_config(create_app(settings), settings))
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the SIGINT it stopped on, after its graceful shutdown.
+        return EXIT_INTERRUPTED
     return 0 if server.started else EXIT_STARTUP_FAILED
 
 

@@ -458,9 +458,9 @@ class ServiceProcess(LoggedProcess):
 
         wait_for(serving, timeout=START_TIMEOUT_SECONDS, what=f"GET {path} to answer 200")
 
-    def stop(self) -> int:
-        """SIGTERM, as ECS stops a task; return the exit status."""
-        self.process.send_signal(signal.SIGTERM)
+    def stop(self, stop_signal: signal.Signals = signal.SIGTERM) -> int:
+        """SIGTERM, as ECS stops a task (or another signal); return the exit status."""
+        self.process.send_signal(stop_signal)
         self.process.wait(timeout=30)
         self._join_readers()
         return self.process.returncode

@@ -60,6 +60,19 @@ def test_liveness_200_and_readiness_503_while_dependencies_are_unreachable(
     assert SECRET_TOKEN not in service.output()
 
 
+def test_ctrl_c_stops_gracefully_with_status_130_and_no_traceback(service_dir: Path) -> None:
+    # Protects: `python -m app` run by hand (service/README.md) stops on Ctrl-C as on SIGTERM,
+    # quietly: uvicorn re-raises the interrupt after its shutdown.
+    env = BASE_ENV | UNREACHABLE | {"DB_PORT": str(free_port()), "REDIS_PORT": str(free_port())}
+    with ServiceProcess(service_dir, env) as service:
+        service.wait_until_serving("/health")
+        exit_status = service.stop(signal.SIGINT)
+    assert exit_status == 130, service.output()
+    events = [record["event"] for record in service.records()]
+    assert events.index("started") < events.index("stopped")
+    assert service.stderr_lines == [], service.output()
+
+
 def test_exits_with_clear_error_when_config_is_missing(service_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_"))}
     proc = subprocess.run(
