@@ -4,8 +4,8 @@
 is handed policies. This one allows the services the Network, Datastore and Compute stacks
 use, IAM only on roles those stacks own, and denies everything on the Identity stack, its
 GitHub roles and OIDC provider, the bootstrap stack, its roles and this policy itself, and any
-write to the bootstrap's asset bucket: a change pushed to the repository cannot change who may
-deploy, nor what the deploy may do, nor the templates and assets the next deploy reads.
+write to a CDK bootstrap's asset bucket: a change pushed to the repository cannot change who
+may deploy, nor this policy, nor the templates and assets a deploy reads.
 
 What it does not stop: a role of the stacks' own (`<Service>-<Env>-...`) can be given any
 permission and any trust by a pushed change, so a change to IAM needs the same review as the
@@ -105,8 +105,9 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
     iam = f"arn:aws:iam::{account}"
     stacks = f"arn:aws:cloudformation:{region}:{account}:stack"
     own_prefix = f"{service.stack_prefix}-{environment.pascal_name}-"
-    # `cdk bootstrap`'s default name for the qualifier's file asset bucket.
-    assets_bucket = f"arn:aws:s3:::cdk-{environment.cdk_qualifier}-assets-{account}-{region}"
+    # `cdk bootstrap`'s default names of file asset buckets: this qualifier's, and every other
+    # one's (in a shared account, another environment's or another service's).
+    assets_buckets = "arn:aws:s3:::cdk-*-assets-*"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -155,12 +156,12 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                 ),
             },
             {
-                # The file publishing role writes there, never CloudFormation: a template may
+                # The file publishing roles write there, never CloudFormation: a template may
                 # read a Lambda function's code from it, and change nothing in it.
-                "Sid": "NeverTheBootstrapsAssets",
+                "Sid": "NeverABootstrapsAssets",
                 "Effect": "Deny",
                 "Action": ["s3:Put*", "s3:Delete*", "s3:Replicate*", "s3:Restore*"],
-                "Resource": [assets_bucket, f"{assets_bucket}/*"],
+                "Resource": [assets_buckets, f"{assets_buckets}/*"],
             },
             {
                 "Sid": "NeverTheIdentityBootstrapOrThisPolicy",
