@@ -144,6 +144,14 @@ def with_answer(service: Path, destination: Path, key: str, value: str) -> Path:
     return repository
 
 
+def unpushed_release(template: Path, folder: Path, tag: str) -> Path:
+    """The platform team's clone of the template, with a release it has not pushed."""
+    clone = folder / "platform-clone"
+    run(["git", "clone", "--quiet", str(template), str(clone)], folder)
+    commit(clone, f"release {tag}", tag=tag)
+    return clone
+
+
 def fleet(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fleet", *arguments],
@@ -396,9 +404,7 @@ def test_an_unknown_release_is_refused(template: Path, services: dict[str, Path]
 def test_a_pre_release_or_a_file_is_refused_with_what_it_is(
     template: Path, services: dict[str, Path], tmp_path: Path
 ) -> None:
-    clone = tmp_path / "platform-clone"
-    run(["git", "clone", "--quiet", str(template), str(clone)], tmp_path)
-    run(["git", "tag", "1.2.0rc1"], clone)
+    clone = unpushed_release(template, tmp_path, "1.2.0rc1")
     repository = services["orders-api"]
     before = Snapshot.of(repository)
     result = fleet("update", "--to", "1.2.0rc1", "--template", str(clone), str(repository))
@@ -447,10 +453,7 @@ def test_a_release_missing_from_the_services_own_source_is_refused_up_front(
 ) -> None:
     # The platform team's clone has a release it has not pushed: copier would update from
     # the service's _src_path, which does not have it.
-    clone = tmp_path / "platform-clone"
-    run(["git", "clone", "--quiet", str(template), str(clone)], tmp_path)
-    (clone / "NEXT.md").write_text("unpushed\n")
-    commit(clone, "release 1.2.0", tag="1.2.0")
+    clone = unpushed_release(template, tmp_path, "1.2.0")
     repository = working_copy(services["orders-api"], tmp_path / "orders-api")
     before = Snapshot.of(repository)
     result = fleet("update", "--template", str(clone), str(repository))
