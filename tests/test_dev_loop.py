@@ -72,6 +72,27 @@ def descendants(root: int) -> set[Process]:
     return found
 
 
+def wait_for_python_catching_sigint(root: int, module: str) -> None:
+    """Until a process below `root` runs `python -m module` and has installed Python's SIGINT
+    handler (bit 2 of SigCgt in /proc/<pid>/status): from then on, Ctrl-C becomes a
+    KeyboardInterrupt there, and a traceback unless the process is shielded from it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for pid, _ in descendants(root):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            if module.encode() not in command:
+                continue
+            caught = re.search(r"^SigCgt:\s*([0-9a-f]+)$", status, re.MULTILINE)
+            if caught and int(caught.group(1), 16) & (1 << (signal.SIGINT - 1)):
+                return
+        time.sleep(0.005)
+    raise AssertionError(f"no process ran python -m {module} with its SIGINT handler")
+
+
 def alive(processes: set[Process]) -> set[Process]:
     return {(pid, started) for pid, started in processes if (_stat(pid) or (0, ""))[1] == started}
 
@@ -240,6 +261,26 @@ def test_scripts_dev_serves_and_ctrl_c_stops_everything_twice_with_the_data_kept
     assert status == 0, second.output[-3000:]
     assert left_running(second.processes) == []
     assert mentioning(dev_folder) == []
+
+
+def test_ctrl_c_while_the_migrations_start_stops_everything_without_a_traceback(
+    project: Path,
+) -> None:
+    run = DevRun(project)
+    try:
+        # Ctrl-C while the migration imports Alembic: it used to reach it there.
+        run.expect("applying the migrations")
+        assert run.child.pid is not None
+        wait_for_python_catching_sigint(run.child.pid, "app.migrate")
+        started = descendants(run.child.pid)
+        status = run.interrupt()
+    finally:
+        run.abandon()
+    assert status == 0, run.output[-3000:]
+    assert "Traceback" not in run.output, run.output[-3000:]
+    assert "stopped Redis, PostgreSQL" in run.output
+    assert left_running(started) == []
+    assert mentioning(str(project / ".dev")) == []
 
 
 def test_scripts_dev_says_what_to_install_when_postgresql_is_missing(

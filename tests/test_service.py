@@ -36,6 +36,7 @@ INTEGRATION_TESTS = {
     "test_a_run_waits_while_another_holds_the_advisory_lock",
     "test_waiting_for_the_advisory_lock_is_bounded",
     "test_a_revision_blocked_by_a_table_lock_fails_fast",
+    "test_ctrl_c_mid_revision_rolls_it_back_and_exits_130_without_a_traceback",
     "test_a_failing_revision_rolls_back_entirely_and_is_named",
     "test_revisions_before_the_failing_one_stay_applied",
     "test_a_database_ahead_of_the_code_is_left_alone",

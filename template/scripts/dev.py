@@ -430,9 +430,23 @@ def service_environment(
 
 
 def migrate(env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "app.migrate"], cwd=SERVICE, env=env)
-    if result.returncode != 0:
-        raise DevError(f"the migrations failed (exit {result.returncode}, log lines above)")
+    print("scripts/dev: applying the migrations (python -m app.migrate)", flush=True)
+    # In a session of its own, so that Ctrl-C from the terminal reaches this script and not
+    # the migration, which would print a traceback from wherever it was (importing Alembic,
+    # or running a revision).
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.migrate"], cwd=SERVICE, env=env, start_new_session=True
+    )
+    try:
+        status = process.wait()
+    except BaseException:
+        # Stopped on SIGTERM, it exits quietly; PostgreSQL rolls back the revision it was
+        # running (each has its own transaction), and the ones before it stay applied.
+        process.terminate()
+        process.wait()
+        raise
+    if status != 0:
+        raise DevError(f"the migrations failed (exit {status}, log lines above)")
 
 
 def start_service(children: Children, env: dict[str, str]) -> None:

@@ -14,8 +14,9 @@ service's `DB_*` variables (nothing of Redis: see `MigrationSettings`), then:
    the pending revisions, each in its own transaction.
 
 Exit status: 0 applied, nothing to do, or database ahead; 1 failed (the failing revision rolled
-back, the ones before it kept); 2 bad configuration. Every line on stdout is one JSON object
-(app/logs.py); the events are listed in README.md, "Schema migrations".
+back, the ones before it kept); 2 bad configuration; 130 stopped by Ctrl-C (the same rollback).
+Every line on stdout is one JSON object (app/logs.py); the events are listed in README.md,
+"Schema migrations".
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from app.settings import MigrationSettings, SettingsError
 EXIT_OK = 0
 EXIT_MIGRATION_FAILED = 1
 EXIT_CONFIGURATION_ERROR = 2
+EXIT_INTERRUPTED = 128 + 2  # SIGINT's number, as a shell reports a process Ctrl-C stopped
 
 # service/migrations; /srv/migrations in the image.
 SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "migrations"
@@ -67,7 +69,13 @@ def main(
     configure_logging(secrets=settings.secrets)
     # Alembic narrates each step at INFO; this module logs them as events of its own.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return migrate(settings, script_location=script_location)
+    try:
+        return migrate(settings, script_location=script_location)
+    except KeyboardInterrupt:
+        # Ctrl-C on a run by hand: psycopg cancelled the running statement and the revision's
+        # transaction rolled back; the revisions before it stay applied. No traceback.
+        log_event("migration_interrupted", logging.WARNING)
+        return EXIT_INTERRUPTED
 
 
 def migrate(settings: MigrationSettings, *, script_location: Path = SCRIPT_LOCATION) -> int:

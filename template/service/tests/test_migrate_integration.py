@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import signal
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -230,6 +231,39 @@ def test_a_revision_blocked_by_a_table_lock_fails_fast(
     }
     assert_clean_output(result, fresh_database)
     assert ("visits", "note") not in schema(postgres_server, name)["columns"]
+    assert versions(postgres_server, name) == [HEAD]
+
+
+def test_ctrl_c_mid_revision_rolls_it_back_and_exits_130_without_a_traceback(
+    fresh_database: dict[str, str],
+    postgres_server: PostgresServer,
+    service_dir: Path,
+    revisions: Any,
+) -> None:
+    name = fresh_database["DB_NAME"]
+    assert run_migrate(service_dir, fresh_database).returncode == 0
+    location = revisions(
+        "c7a1c0000001",
+        """
+        op.create_table("interrupted", sa.Column("id", sa.BigInteger(), primary_key=True))
+        op.execute("SELECT pg_sleep(60)")
+        """,
+    )
+    run = MigrateProcess(service_dir, fresh_database, script_location=location)
+    with postgres_server.connect(name) as observer:
+
+        def sleeping() -> bool:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'"
+            row = observer.execute(query).fetchone()
+            return row is not None and row[0] > 0
+
+        wait_for(sleeping, timeout=30, what="the revision running")
+        run.process.send_signal(signal.SIGINT)  # Ctrl-C, as the terminal sends it
+        result = run.finish(timeout=30)
+    assert result.returncode == 130, result.stdout + result.stderr
+    assert result.events()[-1] == "migration_interrupted"
+    assert_clean_output(result, fresh_database)
+    assert "interrupted" not in [table for table, *_ in schema(postgres_server, name)["tables"]]
     assert versions(postgres_server, name) == [HEAD]
 
 
