@@ -184,3 +184,47 @@ def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -
     commit(project, "resolved")
     run([*COPIER, "update", "--skip-answered", "--defaults"], project)
     assert run(["git", "status", "--porcelain"], project).stdout == ""
+
+
+def test_an_environment_added_to_productions_account_leaves_production_as_it_is(
+    releases: Path, tmp_path: Path
+) -> None:
+    # Protects: adding staging to production's account during an update keeps production's
+    # bootstrap qualifier (its deploy roles point at that bootstrap stack) and keeps its
+    # Identity stack creating the account's GitHub OIDC provider (moving it would delete it
+    # before staging could create it, refusing every GitHub role of the account in between).
+    # A new service rendered that way straight away gets both environments suffixed.
+    project = tmp_path / "orders-api"
+    answers = str(TEMPLATE / "example-answers.yml")
+    render(COPIER, releases, project, "--vcs-ref", "1.0.0", "--data-file", answers)
+    environments = project / "orders_api" / "environments.py"
+    before = environments.read_text()
+    assert 'cdk_qualifier="orderbdb9",' in before and "creates_github_oidc_provider" not in before
+    commit(project, "rendered")
+    shared = {
+        "environments": '["staging", "prod"]',
+        "allow_shared_accounts": "true",
+        "staging_account_id": answers_of(project)["aws_account_id"],
+    }
+    update = [*COPIER, "update", "--skip-answered", "--defaults", "--vcs-ref", "1.0.0"]
+    run([*update, *data_arguments(shared)], project)
+    after = environments.read_text()
+    prod = after[after.index('name="prod"') :]
+    staging = after[after.index('name="staging"') : after.index('name="prod"')]
+    assert 'cdk_qualifier="orderbdb9",' in prod and "creates_github_oidc_provider=True" in prod
+    assert 'cdk_qualifier="orderbdb9s",' in staging
+    assert "creates_github_oidc_provider" not in staging
+
+    fresh = tmp_path / "fresh"
+    render(
+        COPIER,
+        releases,
+        fresh,
+        "--vcs-ref",
+        "1.0.0",
+        "--data-file",
+        answers,
+        *data_arguments(shared),
+    )
+    new = (fresh / "orders_api" / "environments.py").read_text()
+    assert 'cdk_qualifier="orderbdb9p",' in new and "creates_github_oidc_provider" not in new

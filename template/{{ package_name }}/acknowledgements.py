@@ -176,11 +176,13 @@ ENHANCED_MONITORING_ROLE = Acknowledgement(
 )
 FUNCTION_NETWORK_INTERFACES = Acknowledgement(
     finding="AwsSolutions-IAM5[Resource::*]",
-    construct="Datastore / Database / AppUser / Role / DefaultPolicy",
+    construct="Datastore / Database / {AppUser, Rotation, AppRotation} / Role / DefaultPolicy",
     reason=(
-        "The function that creates the application's database user runs in the VPC: Lambda "
-        "manages its network interfaces (ec2:CreateNetworkInterface and friends), which have "
-        "no resource-level permissions; it reads only the two database secrets."
+        "The functions that create the application's database user and rotate the database "
+        "passwords run in the VPC: Lambda manages their network interfaces "
+        "(ec2:CreateNetworkInterface and friends), and the rotations draw new passwords from "
+        "secretsmanager:GetRandomPassword; neither has resource-level permissions. Each reads "
+        "only the database secrets, and a rotation stages only its own."
     ),
 )
 TRAFFIC_SHIFT_DESCRIBES = Acknowledgement(

@@ -1,4 +1,4 @@
-"""Rotation of the Redis AUTH token, without downtime (``cache_token_function/handler.py``).
+"""Rotation of the Redis AUTH token, without downtime (``functions/rotate_cache_token.py``).
 
 Every 30 days Secrets Manager runs the function's four steps on the cache's token secret:
 a new token is generated, handed to ElastiCache with the ROTATE strategy (the group then
@@ -14,26 +14,21 @@ did (CloudFormation User Guide, "Get a secret or secret value from Secrets Manag
 versionless references with automatic rotation), so a deploy never sets an old token back.
 """
 
-from pathlib import Path
-
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .acknowledgements import CACHE_TOKEN_ROTATION_WILDCARDS
-from .vpc_function import FailureHandling, vpc_function, vpc_function_role
+from .vpc_function import FailureHandling, rotate_with, vpc_function, vpc_function_role
 
-HANDLER_SOURCE = Path(__file__).resolve().parent / "cache_token_function"
 # Long enough to wait out ElastiCache's modification within one step (it polls every 15 s
 # and gives up a minute before the end; Secrets Manager then retries the rotation).
 FUNCTION_TIMEOUT = Duration.minutes(15)
-ROTATION_SERVICE = "secretsmanager.amazonaws.com"
 
 
 class CacheTokenRotation(Construct):
@@ -81,8 +76,7 @@ class CacheTokenRotation(Construct):
             self,
             role=role,
             description="Rotates the Redis AUTH token (Secrets Manager rotation)",
-            source=HANDLER_SOURCE,
-            handler="handler.on_rotation",
+            handler="rotate_cache_token.on_rotation",
             vpc=vpc,
             # Redis's port, and out to Secrets Manager and ElastiCache over the NAT gateways.
             security_group=security_group,
@@ -94,21 +88,8 @@ class CacheTokenRotation(Construct):
         self.function = built.function
         self.log_group = built.log_group
         self.dead_letter_queue: sqs.Queue | None = built.dead_letter_queue
-        # CDK grants the function the secret's rotation actions (DescribeSecret,
-        # GetSecretValue, PutSecretValue, UpdateSecretVersionStage on this secret alone,
-        # GetRandomPassword), its key through Secrets Manager, and Secrets Manager the right
-        # to invoke it. The first rotation waits for the schedule, not for this deploy: the
-        # Compute stack's roll of the tasks exists by then.
-        self.schedule = secret.add_rotation_schedule(
-            "RotationSchedule",
-            rotation_lambda=self.function,
-            automatically_after=interval,
-            rotate_immediately_on_update=False,
+        # The first rotation waits for the schedule, not for this deploy: the Compute stack's
+        # roll of the tasks exists by then.
+        self.schedule = rotate_with(
+            secret, self.function, interval=interval, rotate_immediately_on_update=False
         )
-        # CDK's grant names Secrets Manager alone; only Secrets Manager acting for this
-        # account may invoke the function (the Secrets Manager User Guide, "Permissions for
-        # rotation", against the confused deputy). Not aws:SourceArn: the role can read and
-        # stage this one secret anyway, and AWS advises the account alone.
-        for child in self.function.node.children:
-            if isinstance(child, lambda_.CfnPermission) and child.principal == ROTATION_SERVICE:
-                child.source_account = Stack.of(self).account

@@ -135,6 +135,10 @@ class EnvironmentConfig:
     # long as the sizing keeps its automated backups. Every production database of a new
     # service, and every database where a compliance pack is chosen (decision 13).
     backup_plan: bool = False
+    # This environment's Identity stack creates the account's GitHub OIDC provider although
+    # an environment before it shares the account: it created it before that one joined,
+    # and moving it would refuse every GitHub role of the account in between.
+    creates_github_oidc_provider: bool = False
 
     def __post_init__(self) -> None:
         if self.region_zones[: len(self.availability_zones)] != self.availability_zones:
@@ -195,6 +199,18 @@ class ServiceConfig:
         names = [job.name for job in self.scheduled_jobs]
         if len(set(names)) != len(names):
             raise ValueError(f"scheduled job names must differ: {', '.join(names)}")
+        bootstraps = [(env.account, env.cdk_qualifier) for env in self.environments]
+        if len(set(bootstraps)) != len(bootstraps):
+            # One environment's deploy role could then use another's bootstrap roles.
+            raise ValueError(f"each environment needs its own bootstrap stack: {bootstraps}")
+        for account in {env.account for env in self.environments}:
+            creators = [
+                env.name
+                for env in self.environments
+                if env.account == account and env.creates_github_oidc_provider
+            ]
+            if len(creators) > 1:
+                raise ValueError(f"one GitHub OIDC provider per account: {creators} in {account}")
         if self.compliance_packs:
             self._check_compliance_prerequisites()
 
@@ -241,9 +257,11 @@ class ServiceConfig:
         return "-".join(part for part in (self.name, environment.name, suffix) if part)
 
     def creates_oidc_provider(self, environment: EnvironmentConfig) -> bool:
-        """AWS allows one GitHub OIDC provider per account: the first environment of each
-        account creates it (unless it already exists), the others import it."""
+        """AWS allows one GitHub OIDC provider per account: one environment of each account
+        creates it (unless it already exists), the others import it. That is the account's
+        first environment, unless another one says it created it first."""
         if self.github.import_oidc_provider:
             return False
-        first_in_account = next(e for e in self.environments if e.account == environment.account)
-        return first_in_account.name == environment.name
+        in_account = [e for e in self.environments if e.account == environment.account]
+        creator = next((e for e in in_account if e.creates_github_oidc_provider), in_account[0])
+        return creator.name == environment.name

@@ -4,11 +4,9 @@ The application never logs in as the master user. Its user's secret is rotated b
 Manager's multi-user rotation, which logs in as the current user before it creates or updates
 the alternate one (`<user>_clone`): so the user must already exist, with the password its
 secret holds. A custom resource does that once, as the master user, from a Lambda function in
-the private subnets (`database_user_function/handler.py`, standard library only); the
+the private subnets (`functions/create_database_user.py`, standard library only); the
 rotation schedule waits for it.
 """
-
-from pathlib import Path
 
 from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_logs as logs
@@ -20,8 +18,6 @@ from constructs import Construct
 from .acknowledgements import FUNCTION_NETWORK_INTERFACES
 from .network import Network
 from .vpc_function import FailureHandling, vpc_function, vpc_function_role
-
-HANDLER_SOURCE = Path(__file__).resolve().parent / "database_user_function"
 
 
 class DatabaseUser(Construct):
@@ -56,8 +52,7 @@ class DatabaseUser(Construct):
             self,
             role=role,
             description="Creates the application's PostgreSQL user (CloudFormation)",
-            source=HANDLER_SOURCE,
-            handler="handler.on_event",
+            handler="create_database_user.on_event",
             vpc=network.vpc,
             # The group the rotation functions use: PostgreSQL's port, and out to Secrets
             # Manager and the RDS certificate authorities over the NAT gateways.

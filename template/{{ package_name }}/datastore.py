@@ -7,7 +7,6 @@ key) and never written anywhere else. The application logs in to PostgreSQL as i
 never as the master user, whose secret serves only the rotations.
 """
 
-import jsii
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
@@ -25,6 +24,7 @@ from .acknowledgements import (
 from .backup import DatabaseBackup
 from .cache_token_rotation import CacheTokenRotation
 from .config import EnvironmentConfig, ServiceConfig
+from .database_rotation import DatabaseRotation
 from .database_user import DatabaseUser
 from .log_groups import retained_log_group
 from .network import Network
@@ -56,18 +56,6 @@ def secrets_key(scope: Construct) -> kms.Key:
     )
 
 
-@jsii.implements(ec2.IConnectable)
-class _DatabaseTarget:
-    """The database as seen by the rotation Lambda: its security group and port."""
-
-    def __init__(self, connections: ec2.Connections) -> None:
-        self._connections = connections
-
-    @property
-    def connections(self) -> ec2.Connections:
-        return self._connections
-
-
 class Database(Construct):
     """PostgreSQL in the isolated subnets, with enhanced monitoring and Performance Insights.
     The master credentials and the application user's are generated, encrypted with
@@ -86,6 +74,7 @@ class Database(Construct):
         port: int,
         key: kms.IKey,
         user_failures: FailureHandling | None = None,
+        rotation_failures: FailureHandling | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         sizing = environment.sizing
@@ -159,33 +148,22 @@ class Database(Construct):
             log_retention=environment.log_retention,
             failures=user_failures,
         )
-        # SecretRotation rather than instance.add_rotation_*(): the rotation's
-        # security-group rule must use the network stack's literal port (see Network).
-        for construct_id, application, secret, master_secret in (
-            (
-                "Rotation",
-                secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
-                self.secret,
-                None,
-            ),
-            (
-                "AppRotation",
-                secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_MULTI_USER,
-                self.app_secret,
-                self.secret,
-            ),
+        # The rotation's security-group rule uses the network stack's literal port (see
+        # Network); the schedules keep the ids Secrets Manager's rotation applications had.
+        for construct_id, secret, master_secret in (
+            ("Rotation", self.secret, None),
+            ("AppRotation", self.app_secret, self.secret),
         ):
-            secretsmanager.SecretRotation(
+            DatabaseRotation(
                 self,
                 construct_id,
-                application=application,
                 secret=secret,
                 master_secret=master_secret,
-                target=_DatabaseTarget(network.database_connections),
                 vpc=network.vpc,
-                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
                 security_group=network.rotation_security_group,
-                automatically_after=ROTATION_INTERVAL,
+                interval=ROTATION_INTERVAL,
+                log_retention=environment.log_retention,
+                failures=rotation_failures,
             )
         # A first rotation starts when its schedule is created. The user must exist before the
         # application's, and the master password must not change while the custom resource
@@ -330,6 +308,7 @@ class DatastoreStack(PhaseStack):
             key=self.secrets_key,
             # The packs ask the template's own function for a concurrency limit and a DLQ.
             user_failures=FailureHandling(reserved_concurrency=1) if hardened else None,
+            rotation_failures=FailureHandling(reserved_concurrency=1) if hardened else None,
         )
         self.cache = Cache(
             self,

@@ -44,7 +44,6 @@ SERVICE_OF_TYPE_NAMESPACE: dict[str, str] = {
     "AWS::S3": "s3",
     "AWS::Scheduler": "scheduler",
     "AWS::SecretsManager": "secretsmanager",  # pragma: allowlist secret
-    "AWS::Serverless": "serverlessrepo",
     "AWS::SNS": "sns",
     "AWS::SQS": "sqs",
     "AWS::StepFunctions": "states",
@@ -77,8 +76,6 @@ ROLE_ACTIONS = (
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
 )
-# The transform of AWS::Serverless::Application (the database's rotation function).
-SERVERLESS_TRANSFORM = "Serverless-2016-10-31"
 
 
 # CloudFormation names a role it names itself '<stack>-<logical id>-<12 random>' and, past IAM's
@@ -138,13 +135,13 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                 "Resource": f"{iam}:role/aws-service-role/*",
             },
             {
-                "Sid": "NestedStacksAndTheServerlessTransform",
+                # The stacks nest none now. Releases before 1.2.0 nested one per database
+                # rotation (from the Serverless Application Repository): the first deploy of
+                # this release deletes them.
+                "Sid": "NestedStacks",
                 "Effect": "Allow",
                 "Action": "cloudformation:*",
-                "Resource": [
-                    f"{stacks}/{own_prefix}*/*",
-                    f"arn:aws:cloudformation:{region}:aws:transform/{SERVERLESS_TRANSFORM}",
-                ],
+                "Resource": f"{stacks}/{own_prefix}*/*",
             },
             {
                 "Sid": "BootstrapVersionCheck",

@@ -7,7 +7,7 @@ nothing else. An administrator deploys this stack with their own credentials
 (``state.administrator_synthesizer``): no role of the pipeline can change it.
 """
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -62,6 +62,10 @@ class GithubOidcProvider(Construct):
                 url=f"https://{GITHUB_OIDC_HOST}",
                 client_ids=[GITHUB_OIDC_AUDIENCE],
             )
+            # Other stacks of the account trust it (other environments and services): removing
+            # this environment must not take it away from them. A failed first create still
+            # rolls it back, so that the next deploy can create it.
+            self.provider.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
         else:
             self.provider = iam.OidcProviderNative.from_oidc_provider_arn(
                 self,

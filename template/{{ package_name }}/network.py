@@ -184,12 +184,6 @@ class Network(Construct):
             description="Database credential rotation: to PostgreSQL and Secrets Manager",
             allow_all_outbound=True,
         )
-        # The database's own port as a literal: a token from the datastore stack here would
-        # make the network stack depend on the datastore stack.
-        self.database_connections = ec2.Connections(
-            security_groups=[self.database_security_group],
-            default_port=ec2.Port.tcp(database_port),
-        )
 
         if self.load_balancer_security_group is not None:
             self._open_to_the_internet(self.load_balancer_security_group, container_port)

@@ -1,6 +1,8 @@
 """The template's own Lambda functions in the VPC: the one that creates the application's
-database user (``database_user.py``) and the one that rotates the Redis AUTH token
-(``cache_token_rotation.py``).
+database user (``database_user.py``), the ones that rotate the database passwords
+(``database_rotation.py``) and the one that rotates the Redis AUTH token
+(``cache_token_rotation.py``). Their code is one folder, ``functions/``, standard library
+only (and the runtime's boto3); each function runs its own module of it.
 
 Each gets a role of its own that Lambda alone assumes, with the network-interface actions a
 function in a VPC needs and, from its caller, grants on its own resources only; a log group
@@ -19,6 +21,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -35,6 +38,8 @@ NETWORK_INTERFACE_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+FUNCTIONS_SOURCE = Path(__file__).resolve().parent / "functions"
+ROTATION_SERVICE = "secretsmanager.amazonaws.com"
 # SQS's longest retention: time to read why an invocation failed before the event is gone.
 DEAD_LETTER_RETENTION = Duration.days(14)
 
@@ -97,7 +102,6 @@ def vpc_function(
     *,
     role: iam.Role,
     description: str,
-    source: Path,
     handler: str,
     vpc: ec2.IVpc,
     security_group: ec2.ISecurityGroup,
@@ -106,8 +110,9 @@ def vpc_function(
     failures: FailureHandling | None,
     environment: dict[str, str] | None = None,
 ) -> VpcFunction:
-    """``scope``'s "Logs", "DeadLetters" (with ``failures``) and "Function": ``source`` run in
-    the private subnets (out through the NAT gateways) as ``role``, which may write its logs."""
+    """``scope``'s "Logs", "DeadLetters" (with ``failures``) and "Function": ``handler`` of
+    ``functions/`` run in the private subnets (out through the NAT gateways) as ``role``,
+    which may write its logs."""
     log_group = retained_log_group(scope, "Logs", retention=log_retention)
     log_group.grant_write(role)
     dead_letter_queue: sqs.Queue | None = None
@@ -127,7 +132,7 @@ def vpc_function(
         description=description,
         runtime=latest_python_runtime(),
         handler=handler,
-        code=lambda_.Code.from_asset(str(source), exclude=["__pycache__", "*.pyc"]),
+        code=lambda_.Code.from_asset(str(FUNCTIONS_SOURCE), exclude=["__pycache__", "*.pyc"]),
         timeout=timeout,
         memory_size=256,
         role=role,
@@ -144,3 +149,32 @@ def vpc_function(
     # Lambda checks the network-interface permissions when it creates the function.
     depend_on_policy_only(function, role)
     return VpcFunction(function=function, log_group=log_group, dead_letter_queue=dead_letter_queue)
+
+
+def rotate_with(
+    secret: secretsmanager.ISecret,
+    function: lambda_.Function,
+    *,
+    interval: Duration,
+    rotate_immediately_on_update: bool | None = None,
+) -> secretsmanager.RotationSchedule:
+    """Secrets Manager runs ``function`` on ``secret`` every ``interval``: the secret's
+    "RotationSchedule". CDK grants the function the secret's rotation actions (DescribeSecret,
+    GetSecretValue, PutSecretValue, UpdateSecretVersionStage on this secret alone,
+    GetRandomPassword), its key through Secrets Manager, and Secrets Manager the right to
+    invoke it; ``rotate_immediately_on_update`` None keeps CloudFormation's default (rotate
+    when the schedule is created or changed)."""
+    schedule = secret.add_rotation_schedule(
+        "RotationSchedule",
+        rotation_lambda=function,
+        automatically_after=interval,
+        rotate_immediately_on_update=rotate_immediately_on_update,
+    )
+    # CDK's grant names Secrets Manager alone; only Secrets Manager acting for this account
+    # may invoke the function (the Secrets Manager User Guide, "Permissions for rotation",
+    # against the confused deputy). Not aws:SourceArn: the role can read and stage this one
+    # secret anyway, and AWS advises the account alone.
+    for child in function.node.children:
+        if isinstance(child, lambda_.CfnPermission) and child.principal == ROTATION_SERVICE:
+            child.source_account = Stack.of(function).account
+    return schedule

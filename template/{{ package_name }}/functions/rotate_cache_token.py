@@ -16,22 +16,27 @@ onto the new one (Secrets Manager's ``Secret Label Updated`` event starts that r
   authorities) and fails unless each answers.
 - finishSecret moves ``AWSCURRENT`` to the pending version: the tasks are rolled.
 
-Secrets Manager invokes the function synchronously, once per step, and retries the whole
-rotation when a step fails (Secrets Manager User Guide, "Rotation by Lambda function"); every
-step is safe to repeat. Standard library only, besides the runtime's boto3; nothing secret is
-logged.
+The protocol's checks and its last step are ``rotation_steps.py``'s; every step is safe to
+repeat. Standard library only, besides the runtime's boto3; nothing secret is logged.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+# Lambda loads the function's files as top-level modules; tests and type checks import them
+# as a package. The same sibling either way.
+if TYPE_CHECKING or __package__:
+    from .rotation_steps import STEPS, Rotation, RotationError, log, missing
+else:
+    from rotation_steps import STEPS, Rotation, RotationError, log, missing
+
+__all__ = ["STEPS", "RotationError", "TokenRotation", "on_rotation"]
 
 TIMEOUT_SECONDS = 10
 # How often testSecret and setSecret look whether ElastiCache finished a modification.
@@ -40,11 +45,6 @@ POLL_SECONDS = 15
 SAFETY_MARGIN_SECONDS = 60
 # ElastiCache accepts 16 to 128 printable characters, and only some punctuation.
 TOKEN_LENGTH = 64
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
-
-
-def log(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 # ---------------------------------------------------------------- Redis
@@ -163,10 +163,6 @@ def describe_group(elasticache: Any, group_id: str) -> Group:
 # ---------------------------------------------------------------- the rotation
 
 
-class RotationError(Exception):
-    """A step cannot go on; Secrets Manager retries the rotation."""
-
-
 class Clock(Protocol):
     def remaining_seconds(self) -> float: ...
 
@@ -187,8 +183,8 @@ class LambdaClock:
 
 
 @dataclass
-class TokenRotation:
-    """The four steps for one secret and one replication group."""
+class TokenRotation(Rotation):
+    """The steps for one secret and one replication group."""
 
     secrets: Any
     elasticache: Any
@@ -196,53 +192,19 @@ class TokenRotation:
     ssl_context: ssl.SSLContext
     clock: Clock
 
-    def run(self, *, step: str, secret_id: str, token: str) -> None:
-        metadata = self.secrets.describe_secret(SecretId=secret_id)
-        if not metadata.get("RotationEnabled"):
-            raise RotationError(f"rotation is not enabled for {secret_id}")
-        stages = metadata.get("VersionIdsToStages", {})
-        if token not in stages:
-            raise RotationError(f"version {token} of {secret_id} has no stage for rotation")
-        if "AWSCURRENT" in stages[token]:
-            log("rotation_already_current", step=step, version=token)
-            return
-        if "AWSPENDING" not in stages[token]:
-            raise RotationError(f"version {token} of {secret_id} is not AWSPENDING")
-        steps: dict[str, Callable[[str, str], None]] = {
-            "createSecret": self.create_secret,
-            "setSecret": self.set_secret,
-            "testSecret": self.test_secret,
-            "finishSecret": self.finish_secret,
-        }
-        if step not in steps:
-            raise RotationError(f"unknown step {step!r}, expected one of {', '.join(STEPS)}")
-        steps[step](secret_id, token)
-
-    def _value(self, secret_id: str, **version: str) -> str:
-        answer = self.secrets.get_secret_value(SecretId=secret_id, **version)
-        return str(answer["SecretString"])
-
     def create_secret(self, secret_id: str, token: str) -> None:
-        self._value(secret_id, VersionStage="AWSCURRENT")  # it must exist
-        try:
-            self._value(secret_id, VersionId=token, VersionStage="AWSPENDING")
+        self.value(secret_id, VersionStage="AWSCURRENT")  # it must exist
+        if self.pending_exists(secret_id, token):
             log("token_already_created", version=token)
             return
-        except self.secrets.exceptions.ResourceNotFoundException:
-            pass
         new = self.secrets.get_random_password(
             PasswordLength=TOKEN_LENGTH, ExcludePunctuation=True, IncludeSpace=False
         )["RandomPassword"]
-        self.secrets.put_secret_value(
-            SecretId=secret_id,
-            ClientRequestToken=token,
-            SecretString=new,
-            VersionStages=["AWSPENDING"],
-        )
+        self.put_pending(secret_id, token, new)
         log("token_created", version=token)
 
     def set_secret(self, secret_id: str, token: str) -> None:
-        pending = self._value(secret_id, VersionId=token, VersionStage="AWSPENDING")
+        pending = self.value(secret_id, VersionId=token, VersionStage="AWSPENDING")
         group = describe_group(self.elasticache, self.group_id)
         if not group.ready:
             # A modification is under way, perhaps this rotation's own ROTATE: never a
@@ -251,7 +213,7 @@ class TokenRotation:
         if authenticates(group.primary, pending, self.ssl_context):
             log("token_already_set", version=token, group=self.group_id)
             return
-        current = self._value(secret_id, VersionStage="AWSCURRENT")
+        current = self.value(secret_id, VersionStage="AWSCURRENT")
         if not authenticates(group.primary, current, self.ssl_context):
             raise RotationError(
                 f"the current token does not log in to {self.group_id}: it was changed "
@@ -268,7 +230,7 @@ class TokenRotation:
         self._wait_until_ready()
 
     def test_secret(self, secret_id: str, token: str) -> None:
-        pending = self._value(secret_id, VersionId=token, VersionStage="AWSPENDING")
+        pending = self.value(secret_id, VersionId=token, VersionStage="AWSPENDING")
         group = self._wait_until_ready()
         refused = [
             endpoint.host
@@ -278,7 +240,7 @@ class TokenRotation:
         if refused:
             raise RotationError(f"the pending token does not log in at {', '.join(refused)}")
         # The tasks still hold the current token until they are rolled: say whether it works.
-        current = self._value(secret_id, VersionStage="AWSCURRENT")
+        current = self.value(secret_id, VersionStage="AWSCURRENT")
         current_works = authenticates(group.primary, current, self.ssl_context)
         log(
             "token_tested",
@@ -291,27 +253,6 @@ class TokenRotation:
             # Finishing now rolls the tasks onto the token that works.
             log("current_token_refused", group=self.group_id)
 
-    def finish_secret(self, secret_id: str, token: str) -> None:
-        metadata = self.secrets.describe_secret(SecretId=secret_id)
-        current = next(
-            (
-                version
-                for version, stages in metadata["VersionIdsToStages"].items()
-                if "AWSCURRENT" in stages
-            ),
-            None,
-        )
-        if current == token:
-            log("token_already_current", version=token)
-            return
-        self.secrets.update_secret_version_stage(
-            SecretId=secret_id,
-            VersionStage="AWSCURRENT",
-            MoveToVersionId=token,
-            RemoveFromVersionId=current,
-        )
-        log("token_current", version=token, previous=current)
-
     def _wait_until_ready(self) -> Group:
         """The group once no modification is under way; raises when the function's time
         runs out first (Secrets Manager then retries the rotation)."""
@@ -323,10 +264,6 @@ class TokenRotation:
                 raise RotationError(f"{self.group_id} is still {group.status}")
             log("waiting_for_group", group=self.group_id, status=group.status)
             self.clock.sleep(POLL_SECONDS)
-
-
-def missing(event: dict[str, Any], keys: Iterable[str]) -> list[str]:
-    return [key for key in keys if key not in event]
 
 
 def on_rotation(event: dict[str, Any], context: Any) -> None:

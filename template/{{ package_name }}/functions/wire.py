@@ -26,8 +26,18 @@ PROTOCOL_VERSION = 196608  # 3.0
 SSL_REQUEST_CODE = 80877103
 
 
+# The SQLSTATE of a refused login: PostgreSQL gives it for a wrong password and, so as not to
+# tell which users exist, for a user that does not exist.
+INVALID_PASSWORD = "28P01"  # pragma: allowlist secret
+
+
 class PostgresError(Exception):
-    """An ErrorResponse from the server, or a protocol the client does not speak."""
+    """An ErrorResponse from the server (its SQLSTATE in ``sqlstate``), or a protocol the
+    client does not speak (``sqlstate`` empty)."""
+
+    def __init__(self, message: str, sqlstate: str = "") -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 class Connection:
@@ -42,6 +52,7 @@ class Connection:
         password: str,
         database: str,
         ssl_context: ssl.SSLContext,
+        application_name: str,
     ) -> None:
         raw = socket.create_connection((host, port), timeout=TIMEOUT_SECONDS)
         try:
@@ -54,7 +65,7 @@ class Connection:
             raise
         self._buffer = b""
         try:
-            self._start(user, password, database)
+            self._start(user, password, database, application_name)
         except BaseException:
             self.close()
             raise
@@ -76,16 +87,17 @@ class Connection:
         (length,) = struct.unpack("!i", self._read_exactly(4))
         payload = self._read_exactly(length - 4)
         if kind == b"E":
-            raise PostgresError(_error_text(payload))
+            fields = _error_fields(payload)
+            raise PostgresError(_error_text(fields), fields.get("C", ""))
         return kind, payload
 
-    def _start(self, user: str, password: str, database: str) -> None:
+    def _start(self, user: str, password: str, database: str, application_name: str) -> None:
         parameters = b"".join(
             key.encode() + b"\0" + value.encode() + b"\0"
             for key, value in (
                 ("user", user),
                 ("database", database),
-                ("application_name", "create-database-user"),
+                ("application_name", application_name),
             )
         )
         startup = struct.pack("!i", PROTOCOL_VERSION) + parameters + b"\0"
@@ -150,12 +162,15 @@ def _scram_step(step: Callable[[str], str | None], data: bytes) -> bytes:
     return (answer or "").encode()
 
 
-def _error_text(payload: bytes) -> str:
-    fields = {
+def _error_fields(payload: bytes) -> dict[str, str]:
+    return {
         part[:1].decode(): part[1:].decode(errors="replace")
         for part in payload.split(b"\0")
         if part
     }
+
+
+def _error_text(fields: dict[str, str]) -> str:
     return f"{fields.get('S', 'ERROR')} {fields.get('C', '')}: {fields.get('M', '')}"
 
 

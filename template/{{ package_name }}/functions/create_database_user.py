@@ -77,6 +77,7 @@ def ensure_user(
         password=master["password"],
         database=database,
         ssl_context=ssl_context,
+        application_name="create-database-user",
     )
     try:
         rows = connection.query(

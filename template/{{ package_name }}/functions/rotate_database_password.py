@@ -1,0 +1,240 @@
+"""Rotates a PostgreSQL password kept in an RDS database secret: a Secrets Manager rotation
+function, in one of two strategies (``ROTATION_STRATEGY``).
+
+- ``single-user`` (the master user's secret): the user logs in with its current password and
+  sets the new one. Nothing logs in as the master user but the rotations and the
+  database-user function, so the moment between the change and ``AWSCURRENT`` is harmless.
+- ``multi-user`` (the application's secret): the new version names the other of two users,
+  ``<user>`` and ``<user>_clone``; the master user (``masterarn`` in the secret) gives that one
+  the new password, creating it as a member of ``<user>`` the first time, so it has the same
+  rights and the tables it touches stay owned by ``<user>``. The tasks keep logging in as the
+  current user until they are rolled onto the new version, so none is ever refused.
+
+The secrets keep the format of RDS database secrets (``engine``, ``host``, ``port``,
+``username``, ``password``, ``dbname``, ``masterarn``), which Secrets Manager's own rotation
+functions for PostgreSQL read and write: a secret they rotated before goes on from where it
+is, ``<user>_clone`` included.
+
+- createSecret puts the new version (a random password of 40 letters and digits) as
+  ``AWSPENDING``.
+- setSecret does nothing when the pending version already logs in; otherwise it sets the
+  password with a SCRAM verifier (the password itself never reaches the server, nor its
+  logs). It refuses when the version it logs in with is refused: the password was changed
+  outside the rotation, and the README says how to recover.
+- testSecret logs in with the pending version and runs a query.
+- finishSecret makes the pending version current (``rotation_steps.py``).
+
+Standard library only, besides the runtime's boto3: PostgreSQL over TLS verified against the
+RDS certificate authorities (``wire.py``); nothing secret is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+# Lambda loads the function's files as top-level modules; tests and type checks import them
+# as a package. The same siblings either way.
+if TYPE_CHECKING or __package__:
+    from .create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
+    from .rotation_steps import STEPS, Rotation, RotationError, log, missing
+    from .scram import scram_verifier
+    from .wire import (
+        INVALID_PASSWORD,
+        Connection,
+        PostgresError,
+        quote_identifier,
+        quote_literal,
+    )
+else:
+    from create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
+    from rotation_steps import STEPS, Rotation, RotationError, log, missing
+    from scram import scram_verifier
+    from wire import (
+        INVALID_PASSWORD,
+        Connection,
+        PostgresError,
+        quote_identifier,
+        quote_literal,
+    )
+
+__all__ = ["STEPS", "PasswordRotation", "RotationError", "on_rotation"]
+
+Strategy = Literal["single-user", "multi-user"]
+STRATEGIES: tuple[Strategy, ...] = ("single-user", "multi-user")
+CLONE_SUFFIX = "_clone"
+PASSWORD_LENGTH = 40
+APPLICATION_NAME = "rotate-database-password"
+
+
+def other_user(username: str) -> str:
+    """``app`` -> ``app_clone`` -> ``app``: the multi-user rotation's two users."""
+    if username.endswith(CLONE_SUFFIX):
+        return username.removesuffix(CLONE_SUFFIX)
+    return username + CLONE_SUFFIX
+
+
+def password_statement(*, username: str, password: str, create_in_role: str | None) -> str:
+    """The statement that gives ``username`` the password, as a SCRAM verifier; with
+    ``create_in_role``, it creates the user as a member of that role, with nothing more."""
+    role = quote_identifier(username)
+    verifier = "'" + scram_verifier(password) + "'"  # base64 and '$:': nothing to escape
+    if create_in_role is None:
+        return f"ALTER ROLE {role} WITH PASSWORD {verifier}"
+    return (
+        f"CREATE ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT"
+        f" PASSWORD {verifier} IN ROLE {quote_identifier(create_in_role)}"
+    )
+
+
+@dataclass
+class PasswordRotation(Rotation):
+    """The steps for one database secret."""
+
+    secrets: Any
+    strategy: Strategy
+    ssl_context: ssl.SSLContext
+
+    def secret(self, secret_id: str, **version: str) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(self.value(secret_id, **version)))
+
+    def create_secret(self, secret_id: str, token: str) -> None:
+        current = self.secret(secret_id, VersionStage="AWSCURRENT")
+        if self.pending_exists(secret_id, token):
+            log("password_already_created", version=token)
+            return
+        username = current["username"]
+        if self.strategy == "multi-user":
+            username = other_user(username)
+        password = self.secrets.get_random_password(
+            PasswordLength=PASSWORD_LENGTH, ExcludePunctuation=True, IncludeSpace=False
+        )["RandomPassword"]
+        self.put_pending(
+            secret_id, token, json.dumps(current | {"username": username, "password": password})
+        )
+        log("password_created", version=token, username=username)
+
+    def set_secret(self, secret_id: str, token: str) -> None:
+        pending = self.secret(secret_id, VersionId=token, VersionStage="AWSPENDING")
+        if self.logs_in(pending):
+            log("password_already_set", version=token, username=pending["username"])
+            return
+        current = self.secret(secret_id, VersionStage="AWSCURRENT")
+        if self.strategy == "single-user":
+            # The user changes its own password.
+            if pending["username"] != current["username"]:
+                raise RotationError("a single-user rotation must keep the username")
+            statement = password_statement(
+                username=pending["username"], password=pending["password"], create_in_role=None
+            )
+            self.run_as(current, statement)
+        else:
+            master = self.secret(current["masterarn"], VersionStage="AWSCURRENT")
+            self.set_as_master(master, current=current, pending=pending)
+        log("password_set", version=token, username=pending["username"])
+
+    def set_as_master(
+        self, master: dict[str, Any], *, current: dict[str, Any], pending: dict[str, Any]
+    ) -> None:
+        username = pending["username"]
+        base = username.removesuffix(CLONE_SUFFIX)
+        if master["username"] in (username, base, current["username"]):
+            raise RotationError("the multi-user rotation must not rotate the master user")
+        if other_user(current["username"]) != username:
+            raise RotationError(
+                f"the pending user {username!r} is not the other of {current['username']!r}"
+            )
+        if (master["host"], int(master["port"])) != (pending["host"], int(pending["port"])):
+            raise RotationError("the secret and its master secret name different databases")
+        # Whoever may write this secret must also know a working password of it: otherwise
+        # the master user would act for them (the confused deputy Secrets Manager's own
+        # multi-user rotation guards against the same way).
+        if not self.logs_in(current):
+            raise RotationError(
+                f"the current password of {current['username']!r} is refused: it was changed "
+                "outside this rotation (README, 'Database credentials')"
+            )
+        connection = self.connect(master, database=pending["dbname"])
+        try:
+            rows = connection.query(
+                f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {quote_literal(username)}"
+            )
+            create_in_role = base if not rows else None
+            statement = password_statement(
+                username=username, password=pending["password"], create_in_role=create_in_role
+            )
+            connection.query(statement)
+        finally:
+            connection.close()
+        if create_in_role is not None:
+            log("user_created", username=username, member_of=base)
+
+    def test_secret(self, secret_id: str, token: str) -> None:
+        pending = self.secret(secret_id, VersionId=token, VersionStage="AWSPENDING")
+        connection = self.connect(pending)
+        try:
+            [[user]] = connection.query("SELECT current_user")
+        finally:
+            connection.close()
+        if user != pending["username"]:
+            raise RotationError(f"logged in as {user!r}, not {pending['username']!r}")
+        log("password_tested", version=token, username=user)
+
+    def connect(self, secret: dict[str, Any], *, database: str | None = None) -> Connection:
+        return Connection(
+            host=secret["host"],
+            port=int(secret["port"]),
+            user=secret["username"],
+            password=secret["password"],
+            database=database or secret["dbname"],
+            ssl_context=self.ssl_context,
+            application_name=APPLICATION_NAME,
+        )
+
+    def logs_in(self, secret: dict[str, Any]) -> bool:
+        """Whether the secret's user logs in with its password; a refused login is False, and
+        any other failure (network, TLS) raises: it says nothing about the password."""
+        try:
+            self.connect(secret).close()
+        except PostgresError as error:
+            if error.sqlstate == INVALID_PASSWORD:
+                return False
+            raise
+        return True
+
+    def run_as(self, secret: dict[str, Any], statement: str) -> None:
+        try:
+            connection = self.connect(secret)
+        except PostgresError as error:
+            if error.sqlstate == INVALID_PASSWORD:
+                raise RotationError(
+                    f"the current password of {secret['username']!r} is refused: it was changed "
+                    "outside this rotation (README, 'Database credentials')"
+                ) from error
+            raise
+        try:
+            connection.query(statement)
+        finally:
+            connection.close()
+
+
+def on_rotation(event: dict[str, Any], context: Any) -> None:
+    """Secrets Manager's entry point: {"Step", "SecretId", "ClientRequestToken"}."""
+    absent = missing(event, ("Step", "SecretId", "ClientRequestToken"))
+    if absent:
+        raise RotationError(f"the event lacks {', '.join(absent)}")
+    strategy = os.environ.get("ROTATION_STRATEGY", "")
+    if strategy not in STRATEGIES:
+        raise RotationError(f"ROTATION_STRATEGY is {strategy!r}, not one of {STRATEGIES}")
+    import boto3  # type: ignore[import-not-found]  # the Lambda runtime's SDK
+
+    rotation = PasswordRotation(
+        secrets=boto3.client("secretsmanager"),
+        strategy=strategy,
+        ssl_context=rds_ssl_context(os.environ.get("CA_BUNDLE_URL", RDS_CA_BUNDLE_URL)),
+    )
+    log("rotation_step", step=event["Step"], version=event["ClientRequestToken"])
+    rotation.run(step=event["Step"], secret_id=event["SecretId"], token=event["ClientRequestToken"])
