@@ -1,7 +1,10 @@
 """The rendered repository's local loop, `bash scripts/dev`, run as a person runs it: in a
-terminal, Ctrl-C to stop, twice (the data persists), and without PostgreSQL or uv installed.
+terminal, Ctrl-C to stop, twice (the data persists), with `bash scripts/dev run` beside it
+(a message for the worker, a job, Alembic), and without PostgreSQL or uv installed.
 
-It starts real PostgreSQL and Redis from the distribution's binaries (`.ci/run` installs them).
+It starts real PostgreSQL and Redis from the distribution's binaries (`.ci/run` installs them)
+and, for the worker, moto's server mode: a local SQS-protocol server from PyPI, not AWS. The
+project runs every workload (the large render).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pytest
 import yaml
 
 from .support.environments import uv_sync
-from .support.projects import GENERATED
+from .support.projects import GENERATED, answers_of
 
 pytestmark = [
     pytest.mark.skipif(sys.platform != "linux", reason="reads /proc"),
@@ -35,6 +38,12 @@ pytestmark = [
 ]
 
 START_TIMEOUT_SECONDS = 120
+# The large render's job, and a message for its worker, as service/README.md sends one.
+JOB = "daily_report"
+SEND_A_MESSAGE = (
+    "import boto3, json, os; boto3.client('sqs').send_message("
+    "QueueUrl=os.environ['QUEUE_URL'], MessageBody=json.dumps({'visit_day': '2026-12-05'}))"
+)
 Process = tuple[int, str]  # pid and start time: a pid the kernel reused is another process
 
 
@@ -141,23 +150,23 @@ def get_root(port: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def project(default_project: Path) -> Iterator[Path]:
-    """The default render with its service synced (as test_service.py syncs it).
+def project(large_project: Path) -> Iterator[Path]:
+    """The render with every workload (the API, the worker, a job), its service synced.
 
     Run as root (CI), scripts/dev runs PostgreSQL as the postgres user, which must pass
     through every folder above `.dev/`; pytest keeps its temporary folders private (and makes
     them private again whenever a session starts), so then the run uses a copy of the render
     in a folder that user can reach: the same files, not a new render."""
     if os.geteuid() != 0:
-        uv_sync(default_project / "service")
-        yield default_project
-        shutil.rmtree(default_project / ".dev", ignore_errors=True)
+        uv_sync(large_project / "service")
+        yield large_project
+        shutil.rmtree(large_project / ".dev", ignore_errors=True)
         return
     reachable = Path(tempfile.mkdtemp(prefix="dev-loop-"))
     try:
         reachable.chmod(0o711)
-        copy = reachable / default_project.name
-        shutil.copytree(default_project, copy, ignore=shutil.ignore_patterns(*GENERATED))
+        copy = reachable / large_project.name
+        shutil.copytree(large_project, copy, ignore=shutil.ignore_patterns(*GENERATED))
         uv_sync(copy / "service")
         yield copy
     finally:
@@ -174,7 +183,9 @@ class DevRun:
             "PORT": str(self.port),
             "DEV_POSTGRES_PORT": str(free_port()),
             "DEV_REDIS_PORT": str(free_port()),
+            "DEV_SQS_PORT": str(free_port()),
         }
+        self.env = env
         self.child = pexpect.spawn(
             "bash",
             ["scripts/dev"],
@@ -186,10 +197,12 @@ class DevRun:
             dimensions=(40, 200),
         )
         self.output = ""
+        self.project = project
         self.processes: set[Process] = set()
 
     def wait_until_serving(self) -> None:
         self.expect(rf"serving http://127\.0\.0\.1:{self.port}/")
+        self.expect("Ctrl-C stops everything")  # the worker too
         # Everything it started, down to PostgreSQL's backends and uvicorn's server process.
         assert self.child.pid is not None
         self.processes = descendants(self.child.pid)
@@ -199,6 +212,18 @@ class DevRun:
             self.child.expect(pattern)
         finally:
             self.output += (self.child.before or "") + str(self.child.after or "")
+
+    def run(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """`bash scripts/dev run COMMAND...` from another terminal, beside this run."""
+        return subprocess.run(
+            ["bash", "scripts/dev", "run", *command],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def interrupt(self) -> int:
         """Ctrl-C, as the terminal sends it (SIGINT to the foreground process group)."""
@@ -230,22 +255,36 @@ def test_scripts_dev_serves_and_ctrl_c_stops_everything_twice_with_the_data_kept
         first.wait_until_serving()
         one, two = get_root(first.port), get_root(first.port)
         assert first.processes, "scripts/dev started nothing"
+        # Beside it: a message for the worker, a job, Alembic, as service/README.md says.
+        sent = first.run("python", "-c", SEND_A_MESSAGE)
+        assert sent.returncode == 0, sent.stderr
+        first.expect('"event": "message_processed"')
+        job = first.run("python", "-m", f"app.jobs.{JOB}")
+        assert job.returncode == 0 and '"event": "job_finished"' in job.stdout, job.stderr
+        current = first.run("alembic", "current")
+        assert current.returncode == 0 and "(head)" in current.stdout, current.stderr
         status = first.interrupt()
     finally:
         first.abandon()
     assert (two["visits"], two["visits_today"]) == (one["visits"] + 1, one["visits_today"] + 1)
     assert (one["visits"], one["visits_today"]) == (1, 1)
     assert "database_time" in one
+    # As in AWS: the service's own name (its Redis keys start with it).
+    assert one["service"] == answers_of(project)["service_name"]
     # First run: the cluster, the user, the schema.
     assert "first run: creating the PostgreSQL cluster" in first.output
     assert '"event": "schema_migrated"' in first.output
     # Ctrl-C: a short message, status 0, and not one process of the run left.
     assert status == 0, first.output[-3000:]
-    assert "stopped the service, Redis, PostgreSQL" in first.output
+    stopped = "stopped the worker, the service, the local SQS server, Redis, PostgreSQL"
+    assert stopped in first.output
     assert "Traceback" not in first.output
     assert left_running(first.processes) == []
     assert mentioning(dev_folder) == []
     assert mentioning(f"--port {first.port}") == []
+    # Nothing runs now: `run` says so instead of failing on a closed port.
+    alone = first.run("true")
+    assert alone.returncode == 1 and "no scripts/dev is running" in alone.stderr
 
     second = DevRun(project)
     try:
@@ -263,22 +302,23 @@ def test_scripts_dev_serves_and_ctrl_c_stops_everything_twice_with_the_data_kept
     assert mentioning(dev_folder) == []
 
 
-def test_ctrl_c_while_the_migrations_start_stops_everything_without_a_traceback(
-    project: Path,
+@pytest.mark.parametrize("module", ["app.migrate", "uvicorn"])
+def test_ctrl_c_while_a_program_starts_stops_everything_without_a_traceback(
+    project: Path, module: str
 ) -> None:
     run = DevRun(project)
     try:
-        # Ctrl-C while the migration imports Alembic: it used to reach it there.
-        run.expect("applying the migrations")
+        # Ctrl-C while the migration imports Alembic, or uvicorn its modules: it used to
+        # reach them there, and each printed a traceback.
         assert run.child.pid is not None
-        wait_for_python_catching_sigint(run.child.pid, "app.migrate")
+        wait_for_python_catching_sigint(run.child.pid, module)
         started = descendants(run.child.pid)
         status = run.interrupt()
     finally:
         run.abandon()
     assert status == 0, run.output[-3000:]
     assert "Traceback" not in run.output, run.output[-3000:]
-    assert "stopped Redis, PostgreSQL" in run.output
+    assert "the local SQS server, Redis, PostgreSQL" in run.output
     assert left_running(started) == []
     assert mentioning(str(project / ".dev")) == []
 

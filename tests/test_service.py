@@ -45,6 +45,7 @@ INTEGRATION_TESTS = {
     "test_long_work_keeps_the_message_invisible_until_it_is_deleted",
     "test_a_message_that_keeps_failing_ends_in_the_dead_letter_queue",
     "test_sigterm_finishes_the_message_in_hand_and_stops_polling",
+    "test_a_second_ctrl_c_stops_at_once_and_the_message_comes_back",
     # python -m app.jobs.<job_name> (service/tests/test_<job_name>.py).
     "test_the_job_writes_its_report_from_postgres_to_redis_and_exits_0",
     "test_a_real_run_while_the_lock_is_held_exits_0_without_work",
@@ -58,6 +59,7 @@ PROCESS_TESTS = {
     "test_a_new_revision_from_alembic_is_lint_clean",
     "test_offline_sql_needs_no_database",
     "test_worker_configuration_errors_exit_2_naming_the_variables",
+    "test_a_worker_without_an_aws_region_exits_2_saying_so",
     "test_job_configuration_errors_exit_2_naming_the_variables",
 }
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +47,8 @@ EXIT_OK = 0
 EXIT_MIGRATION_FAILED = 1
 EXIT_CONFIGURATION_ERROR = 2
 EXIT_INTERRUPTED = 128 + 2  # SIGINT's number, as a shell reports a process Ctrl-C stopped
+# "1": a failed run also prints the exception's traceback on stderr (scripts/dev sets it).
+TRACEBACK_VARIABLE = "MIGRATION_TRACEBACK"
 
 # service/migrations; /srv/migrations in the image.
 SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "migrations"
@@ -232,6 +236,9 @@ def _failed(stage: str, exc: BaseException, revision: str | None = None) -> int:
     if sqlstate := getattr(cause, "sqlstate", None):
         fields["sqlstate"] = sqlstate
     log_event("migration_failed", logging.ERROR, **fields)
+    if os.environ.get(TRACEBACK_VARIABLE) == "1":
+        # scripts/dev sets it, never a task in AWS: the traceback may quote SQL values.
+        traceback.print_exception(exc, file=sys.stderr)
     return EXIT_MIGRATION_FAILED
 
 

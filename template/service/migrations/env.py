@@ -2,8 +2,9 @@
 
 `python -m app.migrate` hands over its connection (`config.attributes["connection"]`), already
 prepared: the schema owner's role, the advisory lock, the timeouts (app/migrate.py). Alembic's
-own command line (`uv run alembic current`, `downgrade -1`) prepares one the same way from the
-same `DB_*` variables; `upgrade head --sql` prints the SQL without connecting.
+own command line (`alembic current`, `downgrade -1`) prepares one the same way from the same
+`DB_*` variables, which `bash ../scripts/dev run alembic ...` sets for scripts/dev's database;
+`upgrade <revision>:head --sql` prints SQL without connecting.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import Connection
 
 from app import migrate
 from app.logs import configure_logging
-from app.settings import MigrationSettings
+from app.settings import MigrationSettings, SettingsError
 
 config = context.config
 
@@ -38,5 +39,11 @@ elif (given := config.attributes.get("connection")) is not None:
     run_migrations(given)
 else:
     configure_logging()
-    with migrate.session(MigrationSettings.from_env()) as connection:
+    try:
+        settings = MigrationSettings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(
+            f"{exc}. Against scripts/dev's database: bash ../scripts/dev run alembic ..."
+        ) from None
+    with migrate.session(settings) as connection:
         run_migrations(connection)
