@@ -109,10 +109,13 @@ OPT_IN = {
 }
 # What a regulated team re-answers to adopt every compliance pack; the packs ask an API for
 # HTTPS in production, so the service gets its domain too.
+# What a team adopts on an existing service: the three packs (with a domain), and the
+# permissions boundary on every role of the pipeline's stacks.
 ADOPT_PACKS = {
     "compliance_packs": "[nist-800-53-r5, hipaa, pci-dss]",
     "domain_name": "orders.example.com",
     "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "permissions_boundary": "true",
 }
 
 
@@ -290,6 +293,8 @@ def test_updating_from_the_latest_release_replaces_nothing(
         regulated = synced_templates(project)
         assert replacements(after, regulated, answers["aws_region"]) == []
         assert _service_replacements(after, regulated, answers["aws_region"]) == []
+        assert _count(after, "AWS::IAM::ManagedPolicy") == 0
+        assert _count(regulated, "AWS::IAM::ManagedPolicy") == environments  # the boundaries
         assert _count(after, "AWS::Backup::BackupPlan") == 0
         assert _count(regulated, "AWS::Backup::BackupPlan") == environments
         assert not conflicted_files(project)

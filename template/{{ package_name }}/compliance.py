@@ -29,6 +29,7 @@ def applies(
         and (not row.only_shifting_traffic or environment.sizing.shifts_traffic)
         and (not row.only_with_ecs_exec or service.enable_ecs_exec)
         and (not row.only_with_drift_detection or service.github.enable_drift_detection)
+        and (not row.only_with_permissions_boundary or service.permissions_boundary)
         and (
             row.only_with_domain is None or row.only_with_domain == (environment.domain is not None)
         )

@@ -190,6 +190,10 @@ class ServiceConfig:
     # cdk-nag packs checked on every synth beside AwsSolutions; what they find is fixed in the
     # constructs or acknowledged in acknowledgements.py (PACK_ACKNOWLEDGEMENTS).
     compliance_packs: tuple[CompliancePack, ...] = ()
+    # Every role of the Network, Datastore and Compute stacks carries the permissions boundary
+    # the Identity stack creates, and the execution policy refuses a role without it
+    # (permissions_boundary.py). False is what services rendered before ran.
+    permissions_boundary: bool = False
 
     def __post_init__(self) -> None:
         if not self.workloads or len(set(self.workloads)) != len(self.workloads):
@@ -246,6 +250,15 @@ class ServiceConfig:
             f"arn:aws:cloudformation:{environment.region}:{environment.account}:stack/"
             f"{self.stack_prefix}-{environment.pascal_name}-*/*"
         )
+
+    def permissions_boundary_name(self, environment: EnvironmentConfig) -> str:
+        """'orders-api-prod-permissions-boundary': the managed policy that caps every role
+        the pipeline's stacks create (permissions_boundary.py)."""
+        return self.resource_name(environment, "permissions-boundary")
+
+    def permissions_boundary_arn(self, environment: EnvironmentConfig) -> str:
+        name = self.permissions_boundary_name(environment)
+        return f"arn:aws:iam::{environment.account}:policy/{name}"
 
     def metric_namespace(self, environment: EnvironmentConfig) -> str:
         """'orders-api/prod': the CloudWatch namespace of the service's own metrics (log

@@ -8,8 +8,11 @@ write to a CDK bootstrap's asset bucket: a change pushed to the repository canno
 may deploy, nor this policy, nor the templates and assets a deploy reads.
 
 What it does not stop: a role of the stacks' own (`<Service>-<Env>-...`) can be given any
-permission and any trust by a pushed change, so a change to IAM needs the same review as the
-code that ships with it (docs/security.md, "What the execution policy does not stop").
+permission and any trust by a pushed change. With `permissions_boundary`, such a role can do no
+more than the boundary allows (no IAM write, no bootstrap role, nothing of the account:
+permissions_boundary.py), which this policy makes every role carry; without it, a change to IAM
+needs the same review as the code that ships with it (docs/security.md, "What the execution
+policy does not stop").
 
 An administrator creates it before bootstrapping (README: "First deploy"):
 
@@ -69,12 +72,25 @@ ROLE_ACTIONS = (
     "iam:ListAttachedRolePolicies",
     "iam:ListRolePolicies",
     "iam:PassRole",
+    "iam:PutRolePermissionsBoundary",
     "iam:PutRolePolicy",
     "iam:TagRole",
     "iam:UntagRole",
     "iam:UpdateAssumeRolePolicy",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
+)
+
+
+# What adds to a role's permissions: with a permissions boundary, refused on a role without it
+# (the condition key is the request's boundary for CreateRole and PutRolePermissionsBoundary,
+# the role's own for the others: IAM User Guide, "Permissions boundaries for IAM entities").
+# Taking permissions away stays allowed: a deploy deletes roles made before the boundary.
+BOUNDED_ROLE_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
 )
 
 
@@ -169,12 +185,42 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                     f"{iam}:oidc-provider/*",
                     f"{iam}:role/cdk-{environment.cdk_qualifier}-*",
                     f"{iam}:policy/{policy_name(service, environment)}",
+                    f"{iam}:policy/{service.permissions_boundary_name(environment)}",
                     f"{stacks}/{service.stack_name(environment, 'Identity')}/*",
                     f"{stacks}/CDKToolkit-{environment.cdk_qualifier}/*",
                 ],
             },
+            *(boundary_statements(service, environment) if service.permissions_boundary else []),
         ],
     }
+
+
+def boundary_statements(
+    service: ServiceConfig, environment: EnvironmentConfig
+) -> list[dict[str, Any]]:
+    """No role of the stacks without the permissions boundary (permissions_boundary.py):
+    none created without it, none whose policies change while it lacks it, and the boundary
+    never removed."""
+    roles = f"arn:aws:iam::{environment.account}:role/{role_name_prefix(service, environment)}*"
+    return [
+        {
+            "Sid": "EveryRoleCarriesTheBoundary",
+            "Effect": "Deny",
+            "Action": list(BOUNDED_ROLE_ACTIONS),
+            "Resource": roles,
+            "Condition": {
+                "StringNotEquals": {
+                    "iam:PermissionsBoundary": service.permissions_boundary_arn(environment)
+                }
+            },
+        },
+        {
+            "Sid": "TheBoundaryStays",
+            "Effect": "Deny",
+            "Action": "iam:DeleteRolePermissionsBoundary",
+            "Resource": roles,
+        },
+    ]
 
 
 def main(arguments: list[str]) -> int:

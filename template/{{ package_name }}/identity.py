@@ -11,10 +11,13 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from . import permissions_boundary
 from .acknowledgements import (
     DIFF_ROLE_READS_ITS_STACKS,
     DRIFT_ROLE_READS_CONFIGURATION,
     DRIFT_ROLE_READS_ITS_STACKS,
+    PERMISSIONS_BOUNDARY_ACTIONS,
+    PERMISSIONS_BOUNDARY_RESOURCES,
 )
 from .config import EnvironmentConfig, ServiceConfig
 from .default_policy import default_policy
@@ -176,6 +179,22 @@ class IdentityStack(PhaseStack):
 
         if service.github.enable_drift_detection:
             self._add_drift_role(service, environment, oidc.provider)
+
+        if service.permissions_boundary:
+            # Here, where only an administrator deploys: the pipeline cannot loosen it.
+            boundary = iam.ManagedPolicy(
+                self,
+                "PermissionsBoundary",
+                managed_policy_name=service.permissions_boundary_name(environment),
+                description=(
+                    f"The most any role of {service.name}'s {environment.name} stacks may do"
+                ),
+                document=iam.PolicyDocument.from_json(
+                    permissions_boundary.document(service, environment)
+                ),
+            )
+            acknowledge(boundary, PERMISSIONS_BOUNDARY_ACTIONS)
+            acknowledge(boundary, PERMISSIONS_BOUNDARY_RESOURCES)
 
     def _add_drift_role(
         self, service: ServiceConfig, environment: EnvironmentConfig, provider: iam.IOidcProvider

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from aws_cdk import App, Environment
+from aws_cdk import aws_iam as iam
 
 from .compliance import acknowledge_pack_findings
 from .compute import ComputeStack
@@ -109,6 +110,13 @@ def add_environment(
         work_queue=datastore.work_queue,
         job_dead_letters=datastore.job_dead_letters,
     )
+    if service.permissions_boundary:
+        for stack in (network, datastore, compute):
+            # Every role of the stack, CDK's own custom resources' included.
+            boundary = iam.ManagedPolicy.from_managed_policy_name(
+                stack, "PermissionsBoundary", service.permissions_boundary_name(environment)
+            )
+            iam.PermissionsBoundary.of(stack).apply(boundary)
     if service.compliance_packs:
         acknowledge_pack_findings(
             {"Identity": identity, "Network": network, "Datastore": datastore, "Compute": compute},
