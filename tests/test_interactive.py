@@ -131,6 +131,9 @@ def _default_governance(term: Terminal) -> None:
     term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
     term.answer("Rotate the Redis AUTH token every 30 days", ENTER)  # yes
     term.answer("Check every environment for drift", ENTER)  # yes
+    term.answer(
+        "Cap every role the pipeline's stacks create with a permissions boundary", ENTER
+    )  # yes
 
 
 @pytest.mark.cost(7)
@@ -166,6 +169,9 @@ def test_one_environment_no_domain_with_a_refused_answer(
     term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
     term.answer("Rotate the Redis AUTH token every 30 days", ENTER)  # yes
     term.answer("Check every environment for drift", ENTER)  # yes
+    term.answer(
+        "Cap every role the pipeline's stacks create with a permissions boundary", ENTER
+    )  # yes
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     assert "Fargate Spot" not in term.transcript  # nothing outside production to run on it
@@ -181,6 +187,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert answers["compliance_packs"] == []
     assert (answers["backup_plan"], answers["drift_detection"]) == (True, True)
     assert answers["cache_token_rotation"] is True
+    assert answers["permissions_boundary"] is True
 
 
 @pytest.mark.cost(7)
@@ -233,6 +240,7 @@ def test_three_environments_a_domain_and_an_imported_provider(
         "cdk-nag compliance packs checked on every synth", SPACE + DOWN + DOWN + SPACE + ENTER
     )
     term.answer("Check every environment for drift", "n")
+    term.answer("Cap every role the pipeline's stacks create with a permissions boundary", "n")
     assert term.finish() == 0, term.transcript[-2000:]
     assert "Traceback" not in term.transcript
     assert "AWS Backup vault" not in term.transcript
@@ -241,6 +249,7 @@ def test_three_environments_a_domain_and_an_imported_provider(
     answers = answers_of(tmp_path / "orders-api")
     assert answers["compliance_packs"] == ["nist-800-53-r5", "pci-dss"]
     assert "backup_plan" not in answers and answers["drift_detection"] is False
+    assert answers["permissions_boundary"] is False
     assert answers["sizing"] == "large"
     assert answers["environments"] == ["dev", "staging", "prod"]
     assert (answers["dev_account_id"], answers["staging_account_id"]) == (
@@ -295,6 +304,9 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(
     # Without the API there is no load balancer to serve HTTPS: a pack needs no domain.
     term.answer("cdk-nag compliance packs checked on every synth", DOWN + SPACE + ENTER)
     term.answer("Check every environment for drift", ENTER)  # yes
+    term.answer(
+        "Cap every role the pipeline's stacks create with a permissions boundary", ENTER
+    )  # yes
     assert term.finish() == 0, term.transcript[-2000:]
     assert "numeric id" not in term.transcript
     assert "public domain" not in term.transcript and "liveness path" not in term.transcript
