@@ -55,6 +55,9 @@ class Connection:
         application_name: str,
     ) -> None:
         raw = socket.create_connection((host, port), timeout=TIMEOUT_SECONDS)
+        # Each message is sent as soon as it is written, as libpq does: otherwise Nagle's
+        # algorithm holds a small one until the server's delayed ACK, 40 ms per exchange.
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             raw.sendall(struct.pack("!ii", 8, SSL_REQUEST_CODE))
             if raw.recv(1) != b"S":
