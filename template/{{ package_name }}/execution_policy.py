@@ -65,6 +65,8 @@ ROLE_ACTIONS = (
     "iam:AttachRolePolicy",
     "iam:CreateRole",
     "iam:DeleteRole",
+    # Only to turn the permissions boundary off, with this policy published without it first.
+    "iam:DeleteRolePermissionsBoundary",
     "iam:DeleteRolePolicy",
     "iam:DetachRolePolicy",
     "iam:GetRole",
