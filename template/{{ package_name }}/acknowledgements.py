@@ -268,8 +268,9 @@ _BOUNDARY_REASON = (
     "A permissions boundary is a ceiling, not a grant: a role still does only what its own "
     "policies allow, within the boundary. It allows every action on every resource but what "
     "makes a role an administrator of the account (any IAM write, Organizations, the account's "
-    "settings, a CDK bootstrap role, passing another environment's roles), since what the "
-    "stacks' roles do at run time cannot be listed once for all (permissions_boundary.py)."
+    "settings, a CDK bootstrap role, passing another environment's roles, changing the code "
+    "another principal's role runs), since what the stacks' roles do at run time cannot be "
+    "listed once for all (permissions_boundary.py)."
 )
 PERMISSIONS_BOUNDARY_ACTIONS = Acknowledgement(
     finding="AwsSolutions-IAM5[Action::*]",

@@ -31,7 +31,7 @@ from .network import Network
 from .phase import PhaseSettings, PhaseStack
 from .policy import acknowledge
 from .queues import JobDeadLetters, WorkQueue
-from .vpc_function import FailureHandling
+from .vpc_function import ROTATION_FAILURES, FailureHandling
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 REDIS_ENGINE_VERSION = "7.1"
@@ -308,7 +308,7 @@ class DatastoreStack(PhaseStack):
             key=self.secrets_key,
             # The packs ask the template's own function for a concurrency limit and a DLQ.
             user_failures=FailureHandling(reserved_concurrency=1) if hardened else None,
-            rotation_failures=FailureHandling(reserved_concurrency=1) if hardened else None,
+            rotation_failures=ROTATION_FAILURES if hardened else None,
         )
         self.cache = Cache(
             self,
@@ -321,8 +321,8 @@ class DatastoreStack(PhaseStack):
             # ElastiCacheRedisClusterAutomaticBackup); small and medium keep fewer.
             minimum_snapshot_retention_days=COMPLIANT_CACHE_SNAPSHOT_DAYS if hardened else 0,
             rotate_token=service.cache_token_rotation,
-            # The same limits and dead-letter queue as the database-user function.
-            rotation_failures=FailureHandling(reserved_concurrency=1) if hardened else None,
+            # A dead-letter queue as the database-user function's, room for ten steps at once.
+            rotation_failures=ROTATION_FAILURES if hardened else None,
         )
         self.backup: DatabaseBackup | None = None
         if environment.backup_plan:

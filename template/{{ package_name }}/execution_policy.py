@@ -114,8 +114,13 @@ def policy_name(service: ServiceConfig, environment: EnvironmentConfig) -> str:
     return service.resource_name(environment, "cdk-execution")
 
 
-def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str, Any]:
-    """The policy document for one environment's bootstrap stack."""
+def document(
+    service: ServiceConfig, environment: EnvironmentConfig, *, adopting_boundary: bool = False
+) -> dict[str, Any]:
+    """The policy document for one environment's bootstrap stack. ``adopting_boundary``: the
+    version for the one deploy that puts the permissions boundary on roles made before it
+    (CloudFormation's order of calls on an existing role is not documented, so nothing of it
+    may depend on the boundary being there yet); the boundary can still not be removed."""
     account, region = environment.account, environment.region
     iam = f"arn:aws:iam::{account}"
     stacks = f"arn:aws:cloudformation:{region}:{account}:stack"
@@ -192,18 +197,30 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                     f"{stacks}/CDKToolkit-{environment.cdk_qualifier}/*",
                 ],
             },
-            *(boundary_statements(service, environment) if service.permissions_boundary else []),
+            *(
+                boundary_statements(service, environment, adopting=adopting_boundary)
+                if service.permissions_boundary
+                else []
+            ),
         ],
     }
 
 
 def boundary_statements(
-    service: ServiceConfig, environment: EnvironmentConfig
+    service: ServiceConfig, environment: EnvironmentConfig, *, adopting: bool = False
 ) -> list[dict[str, Any]]:
     """No role of the stacks without the permissions boundary (permissions_boundary.py):
-    none created without it, none whose policies change while it lacks it, and the boundary
-    never removed."""
+    none created without it, none whose policies grow while it lacks it, and the boundary
+    never removed. While ``adopting``, only the last."""
     roles = f"arn:aws:iam::{environment.account}:role/{role_name_prefix(service, environment)}*"
+    stays = {
+        "Sid": "TheBoundaryStays",
+        "Effect": "Deny",
+        "Action": "iam:DeleteRolePermissionsBoundary",
+        "Resource": roles,
+    }
+    if adopting:
+        return [stays]
     return [
         {
             "Sid": "EveryRoleCarriesTheBoundary",
@@ -216,12 +233,7 @@ def boundary_statements(
                 }
             },
         },
-        {
-            "Sid": "TheBoundaryStays",
-            "Effect": "Deny",
-            "Action": "iam:DeleteRolePermissionsBoundary",
-            "Resource": roles,
-        },
+        stays,
     ]
 
 
@@ -229,11 +241,20 @@ def main(arguments: list[str]) -> int:
     from .environments import SERVICE
 
     names = [environment.name for environment in SERVICE.environments]
-    if len(arguments) != 1 or arguments[0] not in names:
-        print(f"usage: python -m {__package__}.execution_policy <{'|'.join(names)}>")
+    adopting = "--adopting-boundary" in arguments
+    chosen = [argument for argument in arguments if argument != "--adopting-boundary"]
+    if (
+        len(chosen) != 1
+        or chosen[0] not in names
+        or (adopting and not SERVICE.permissions_boundary)
+    ):
+        print(
+            f"usage: python -m {__package__}.execution_policy <{'|'.join(names)}>"
+            " [--adopting-boundary, with permissions_boundary: for the deploy that adopts it]"
+        )
         return 2
-    environment = next(e for e in SERVICE.environments if e.name == arguments[0])
-    print(json.dumps(document(SERVICE, environment), indent=2))
+    environment = next(e for e in SERVICE.environments if e.name == chosen[0])
+    print(json.dumps(document(SERVICE, environment, adopting_boundary=adopting), indent=2))
     return 0
 
 

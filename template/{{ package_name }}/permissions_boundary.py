@@ -15,7 +15,13 @@ but what makes a role an administrator of the account:
   roles to ECS);
 - no role of a CDK bootstrap stack assumed: they trust the whole account, and one of them
   deploys with the execution policy;
-- nothing of AWS Organizations or the account's own settings.
+- nothing of AWS Organizations or the account's own settings;
+- no code run under another principal's role without passing it: a Lambda function's code or
+  configuration, an SSM command or session on an instance, a shell in an ECS task, a CodeBuild
+  build or project, an instance's user data, a state machine's definition. The stacks' roles
+  never do these at run time (CloudFormation does them, with the execution policy). The list
+  is the common paths, not every service's: in a shared account, separate accounts remain the
+  boundary.
 
 The Identity stack, which an administrator deploys and the pipeline can never change, creates
 it (identity.py); the execution policy also denies every IAM action on it.
@@ -48,6 +54,19 @@ IAM_WRITE_ACTIONS = (
     "iam:Upload*",
 )
 ACCOUNT_ACTIONS = ("account:*", "organizations:*")
+# What runs code with another principal's role, and needs no iam:PassRole to do it.
+OTHER_PRINCIPALS_CODE_ACTIONS = (
+    "codebuild:StartBuild",
+    "codebuild:StartBuildBatch",
+    "codebuild:UpdateProject",
+    "ec2:ModifyInstanceAttribute",
+    "ecs:ExecuteCommand",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "ssm:SendCommand",
+    "ssm:StartSession",
+    "states:UpdateStateMachine",
+)
 
 
 def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str, Any]:
@@ -67,6 +86,12 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
                 "Sid": "NoIamWriteNorTheAccount",
                 "Effect": "Deny",
                 "Action": sorted([*IAM_WRITE_ACTIONS, *ACCOUNT_ACTIONS]),  # as CDK writes it
+                "Resource": "*",
+            },
+            {
+                "Sid": "NeverAnotherPrincipalsCode",
+                "Effect": "Deny",
+                "Action": sorted(OTHER_PRINCIPALS_CODE_ACTIONS),
                 "Resource": "*",
             },
             {

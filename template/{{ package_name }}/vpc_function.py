@@ -58,6 +58,11 @@ class FailureHandling:
     reserved_concurrency: int
 
 
+# A rotation function's reservation, where the packs ask for one: Secrets Manager warns that
+# below 10 its steps can be throttled (Secrets Manager User Guide, "Lambda rotation functions").
+ROTATION_FAILURES = FailureHandling(reserved_concurrency=10)
+
+
 @functools.cache
 def latest_python_runtime() -> lambda_.Runtime:
     """The newest Python runtime this aws-cdk-lib knows (cdk-nag's L1 asks for it). The
