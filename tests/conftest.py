@@ -121,6 +121,8 @@ def large_project(copie_session: Any) -> Path:
         # Every compliance pack (and so a backup plan in every environment); the drift check
         # is a new service's default.
         compliance_packs=["nist-800-53-r5", "hipaa", "pci-dss"],
+        # And their vaults locked in compliance mode (Vault Lock).
+        backup_vault_lock=True,
     )
 
 

@@ -129,6 +129,7 @@ def _default_governance(term: Terminal) -> None:
     drift check: the defaults."""
     term.answer("cdk-nag compliance packs checked on every synth", ENTER)
     term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
+    term.answer("Lock the backup vaults in compliance mode", ENTER)  # no
     term.answer("Rotate the Redis AUTH token every 30 days", ENTER)  # yes
     term.answer("Check every environment for drift", ENTER)  # yes
     term.answer(
@@ -167,6 +168,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert "needs a domain_name (HTTPS)" in line
     term.child.send(SPACE + ENTER)
     term.answer("Copy production's database into an AWS Backup vault", ENTER)  # yes
+    term.answer("Lock the backup vaults in compliance mode", ENTER)  # no
     term.answer("Rotate the Redis AUTH token every 30 days", ENTER)  # yes
     term.answer("Check every environment for drift", ENTER)  # yes
     term.answer(
@@ -188,6 +190,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert (answers["backup_plan"], answers["drift_detection"]) == (True, True)
     assert answers["cache_token_rotation"] is True
     assert answers["permissions_boundary"] is True
+    assert answers["backup_vault_lock"] is False
 
 
 @pytest.mark.cost(7)
@@ -239,6 +242,7 @@ def test_three_environments_a_domain_and_an_imported_provider(
     term.answer(
         "cdk-nag compliance packs checked on every synth", SPACE + DOWN + DOWN + SPACE + ENTER
     )
+    term.answer("Lock the backup vaults in compliance mode", "y")
     term.answer("Check every environment for drift", "n")
     term.answer("Cap every role the pipeline's stacks create with a permissions boundary", "n")
     assert term.finish() == 0, term.transcript[-2000:]
@@ -250,6 +254,7 @@ def test_three_environments_a_domain_and_an_imported_provider(
     assert answers["compliance_packs"] == ["nist-800-53-r5", "pci-dss"]
     assert "backup_plan" not in answers and answers["drift_detection"] is False
     assert answers["permissions_boundary"] is False
+    assert answers["backup_vault_lock"] is True
     assert answers["sizing"] == "large"
     assert answers["environments"] == ["dev", "staging", "prod"]
     assert (answers["dev_account_id"], answers["staging_account_id"]) == (
@@ -303,6 +308,7 @@ def test_legacy_subject_skips_the_ids_and_a_shared_account(
     _default_options(term, non_production=True, api=False, governance=False)
     # Without the API there is no load balancer to serve HTTPS: a pack needs no domain.
     term.answer("cdk-nag compliance packs checked on every synth", DOWN + SPACE + ENTER)
+    term.answer("Lock the backup vaults in compliance mode", ENTER)  # no
     term.answer("Check every environment for drift", ENTER)  # yes
     term.answer(
         "Cap every role the pipeline's stacks create with a permissions boundary", ENTER

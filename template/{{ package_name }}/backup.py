@@ -17,6 +17,10 @@ from constructs import Construct
 from .acknowledgements import BACKUP_SERVICE_ROLE
 from .policy import acknowledge
 
+# Vault Lock's grace period: the shortest AWS Backup accepts (a 72-hour cooling-off period),
+# during which the lock can still be changed or removed; after it, never.
+LOCK_GRACE = Duration.days(3)
+
 # 03:00 UTC: a job scheduled inside RDS's own backup or maintenance window waits for it to end
 # (AWS Backup Developer Guide, "Creating a backup plan"); the start window covers that wait.
 SCHEDULE = events.Schedule.cron(hour="3", minute="0")
@@ -26,7 +30,8 @@ COMPLETION_WINDOW = Duration.days(1)
 
 class DatabaseBackup(Construct):
     """A vault encrypted with ``key``, and a plan that copies ``instance`` into it every day and
-    keeps each copy ``retention_days``."""
+    keeps each copy ``retention_days``. With ``lock``, the vault is locked in compliance mode
+    after ``LOCK_GRACE``: no copy can be deleted before ``retention_days``, by anyone."""
 
     def __init__(
         self,
@@ -36,6 +41,7 @@ class DatabaseBackup(Construct):
         instance: rds.DatabaseInstance,
         key: kms.IKey,
         retention_days: int,
+        lock: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         # Kept when the stack goes (a vault with recovery points cannot be deleted anyway), and
@@ -48,6 +54,16 @@ class DatabaseBackup(Construct):
             encryption_key=key,
             block_recovery_point_deletion=True,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            # The access policy above can be changed by whoever may change the vault; the lock,
+            # once its grace period is over, by no one. A job kept shorter than the minimum
+            # fails: lowering the sizing's retention then needs a vault of its own.
+            lock_configuration=(
+                backup.LockConfiguration(
+                    min_retention=Duration.days(retention_days), changeable_for=LOCK_GRACE
+                )
+                if lock
+                else None
+            ),
         )
         self.plan = backup.BackupPlan(
             self,

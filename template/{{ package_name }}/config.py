@@ -190,6 +190,9 @@ class ServiceConfig:
     # cdk-nag packs checked on every synth beside AwsSolutions; what they find is fixed in the
     # constructs or acknowledged in acknowledgements.py (PACK_ACKNOWLEDGEMENTS).
     compliance_packs: tuple[CompliancePack, ...] = ()
+    # Every backup vault is locked in compliance mode (AWS Backup Vault Lock) after a grace
+    # period (backup.py): no one can delete a copy early, shorten its retention or unlock it.
+    backup_vault_lock: bool = False
     # Every role of the Network, Datastore and Compute stacks carries the permissions boundary
     # the Identity stack creates, and the execution policy refuses a role without it
     # (permissions_boundary.py). False is what services rendered before ran.

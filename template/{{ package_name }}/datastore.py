@@ -332,6 +332,7 @@ class DatastoreStack(PhaseStack):
                 instance=self.database.instance,
                 key=self.secrets_key,
                 retention_days=environment.sizing.database_backup_retention_days,
+                lock=service.backup_vault_lock,
             )
             CfnOutput(self, "BackupVaultName", value=self.backup.vault.backup_vault_name)
         if not environment.sizing.database_multi_az:
