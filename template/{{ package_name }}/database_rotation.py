@@ -13,8 +13,6 @@ roles this repository cannot see or constrain (a permissions boundary, the packs
 these are in the stack's template, like every other role.
 """
 
-from typing import Literal
-
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -23,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .acknowledgements import FUNCTION_NETWORK_INTERFACES
+from .functions.rotate_database_password import Strategy
 from .vpc_function import FailureHandling, rotate_with, vpc_function, vpc_function_role
 
 # Four steps, each a few TLS logins to PostgreSQL and calls to Secrets Manager.
@@ -47,9 +46,7 @@ class DatabaseRotation(Construct):
         failures: FailureHandling | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        strategy: Literal["single-user", "multi-user"] = (
-            "single-user" if master_secret is None else "multi-user"
-        )
+        strategy: Strategy = "single-user" if master_secret is None else "multi-user"
         role = vpc_function_role(
             self,
             purpose=f"rotates a database password ({strategy})",
