@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
 from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from .acknowledgements import PACK_ACKNOWLEDGEMENTS, PackAcknowledgement
@@ -41,21 +42,31 @@ def applies(
 
 
 def constructs_at(stacks: Mapping[str, Stack], path: str) -> list[IConstruct]:
-    """The constructs at '<Phase>/<path in its stack>': '*' stands for part of one segment,
-    a leading '**/' for any number of segments ('**/DefaultPolicy': every construct of the
-    stack with that id)."""
+    """The constructs at '<Phase>/<path in its stack>': '*' stands for part of one segment;
+    '**/DefaultPolicy' for every role's default policy in the stack, at any depth.
+
+    Each step asks the jsii runtime for one construct's child or children, never for every
+    construct's path: a round trip each, and a stack has hundreds of constructs."""
     phase, relative = path.split("/", 1)
     stack = stacks[phase]
-    if relative.startswith("**/"):
-        name = relative.removeprefix("**/")
-        return [construct for construct in stack.node.find_all() if construct.node.id == name]
-    pattern = f"{stack.node.path}/{relative}"
-    depth = pattern.count("/")
-    return [
-        construct
-        for construct in stack.node.find_all()
-        if construct.node.path.count("/") == depth and fnmatchcase(construct.node.path, pattern)
-    ]
+    if relative == "**/DefaultPolicy":
+        # A construct's class is known without a round trip; only policies' ids are read.
+        return [
+            construct
+            for construct in stack.node.find_all()
+            if isinstance(construct, iam.Policy) and construct.node.id == "DefaultPolicy"
+        ]
+    found: list[IConstruct] = [stack]
+    for segment in relative.split("/"):
+        found = [child for parent in found for child in _children_matching(parent, segment)]
+    return found
+
+
+def _children_matching(parent: IConstruct, segment: str) -> list[IConstruct]:
+    if not any(character in segment for character in "*?["):
+        child = parent.node.try_find_child(segment)
+        return [] if child is None else [child]
+    return [child for child in parent.node.children if fnmatchcase(child.node.id, segment)]
 
 
 def acknowledge_pack_findings(
@@ -71,5 +82,4 @@ def acknowledge_pack_findings(
             if not found:
                 raise LookupError(f"{row.rule}: nothing at {path} in {environment.name}")
             for construct in found:
-                for pack in packs:
-                    acknowledge(construct, row.for_pack(pack))
+                acknowledge(construct, *(row.for_pack(pack) for pack in packs))

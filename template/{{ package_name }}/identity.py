@@ -193,8 +193,7 @@ class IdentityStack(PhaseStack):
                     permissions_boundary.document(service, environment)
                 ),
             )
-            acknowledge(boundary, PERMISSIONS_BOUNDARY_ACTIONS)
-            acknowledge(boundary, PERMISSIONS_BOUNDARY_RESOURCES)
+            acknowledge(boundary, PERMISSIONS_BOUNDARY_ACTIONS, PERMISSIONS_BOUNDARY_RESOURCES)
 
     def _add_drift_role(
         self, service: ServiceConfig, environment: EnvironmentConfig, provider: iam.IOidcProvider

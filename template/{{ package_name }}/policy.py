@@ -44,31 +44,40 @@ def add_policy_checks(app: App, *, packs: Sequence[CompliancePack]) -> None:
 
 
 def acknowledge(
-    construct: IConstruct, acknowledgement: Acknowledgement, *, resource: str | None = None
+    construct: IConstruct, *acknowledgements: Acknowledgement, resource: str | None = None
 ) -> None:
-    """Acknowledge one finding of the table on one construct (about ``resource``, for the
-    entries whose finding names one)."""
+    """Acknowledge findings of the table on one construct (about ``resource``, for the
+    entries whose finding names one), in one call to the jsii runtime."""
     Validations.of(construct).acknowledge(
-        Acknowledgment(
-            id=acknowledgement.validation_id_for(resource), reason=acknowledgement.reason
+        *(
+            Acknowledgment(
+                id=acknowledgement.validation_id_for(resource), reason=acknowledgement.reason
+            )
+            for acknowledgement in acknowledgements
         )
     )
 
 
-def applied_acknowledgements(assembly: Path, stack_name: str) -> list[tuple[str, str, str]]:
-    """(construct path, finding id, reason) of every acknowledgement in one stack, as synthesized:
-    read from the cloud assembly's metadata in ``assembly`` (a synth's output folder), where CDK
-    writes each construct's metadata (a walk of the construct tree through the jsii runtime
-    reads the same entries, thousands of round trips per environment)."""
+def stack_metadata(assembly: Path, stack_name: str) -> dict[str, list[dict[str, object]]]:
+    """Each construct's metadata entries in one stack, by construct path, as synthesized in
+    ``assembly`` (a synth's output folder): CDK writes them to the cloud assembly, where
+    reading them costs no round trip to the jsii runtime (a walk of the construct tree reads
+    the same entries with thousands)."""
     artifact = json.loads((assembly / "manifest.json").read_text())["artifacts"][stack_name]
     metadata: dict[str, list[dict[str, object]]] = (
         json.loads((assembly / artifact["additionalMetadataFile"]).read_text())
         if "additionalMetadataFile" in artifact
         else artifact.get("metadata", {})
     )
+    return metadata
+
+
+def applied_acknowledgements(assembly: Path, stack_name: str) -> list[tuple[str, str, str]]:
+    """(construct path, finding id, reason) of every acknowledgement in one stack, as
+    synthesized in ``assembly``."""
     return [
         (path.removeprefix("/"), finding, reason)
-        for path, entries in metadata.items()
+        for path, entries in stack_metadata(assembly, stack_name).items()
         for entry in entries
         if entry["type"] == ACKNOWLEDGED_RULES_METADATA and isinstance(data := entry["data"], dict)
         for finding, reason in data.items()
