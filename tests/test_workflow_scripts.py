@@ -11,6 +11,7 @@ permissions in test_workflows.py.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -133,12 +134,27 @@ def test_the_detect_step_reads_the_pinned_clis_words(
         if case == "incomplete":
             assert result.returncode == 1, result.stderr
             assert "::error::no drift result for every stack of staging" in result.stdout
-            assert not (workspace / "drift" / "status").exists()
+            assert not (workspace / "drift" / "staging" / "status").exists()
             continue
         assert result.returncode == 0, result.stdout + result.stderr
-        assert (workspace / "drift" / "status").read_text() == f"{case}\n"
-        assert (workspace / "drift" / "report.txt").read_text() == output
+        assert (workspace / "drift" / "staging" / "status").read_text() == f"{case}\n"
+        assert (workspace / "drift" / "staging" / "report.txt").read_text() == output
         assert summary.read_text().startswith(f"### Drift in staging: {case}\n```\n")
+
+
+def _downloaded(artifacts: dict[str, Path], download: dict[str, Any], workspace: Path) -> None:
+    """actions/download-artifact (v5 and later) as its README documents it: the artifacts whose
+    names match `pattern`, each extracted into `path/<artifact name>/`, except when
+    `merge-multiple` is true or a single artifact matches: then straight into `path/`."""
+    matching = {
+        name: content
+        for name, content in artifacts.items()
+        if fnmatch.fnmatchcase(name, download["pattern"])
+    }
+    merged = download.get("merge-multiple") is True or len(matching) == 1
+    for name, content in matching.items():
+        destination = workspace / download["path"] / ("" if merged else name)
+        shutil.copytree(content, destination, dirs_exist_ok=True)
 
 
 class Repository:
@@ -181,8 +197,13 @@ class Repository:
 def test_one_issue_per_drifted_environment_updated_and_closed_run_after_run(
     large_project: Path, tmp_path: Path
 ) -> None:
-    job = _workflow(large_project)["jobs"]["issues"]
+    workflow = _workflow(large_project)
+    job = workflow["jobs"]["issues"]
     step = _step(job, "One issue per drifted environment")
+    download = _step(job, "Download what each environment's check found")["with"]
+    # What each detect job uploads: the folder its detect step wrote (tested above).
+    upload = _step(workflow["jobs"]["detect-staging"], "Keep the result")["with"]
+    assert upload == {**upload, "name": "drift-staging", "path": "drift"}
     assert set(step["env"]) == {"GH_TOKEN", "GH_REPO", "RUN_URL"} | {
         f"RESULT_{name.upper()}" for name in answers_of(large_project)["environments"]
     }
@@ -194,14 +215,18 @@ def test_one_issue_per_drifted_environment_updated_and_closed_run_after_run(
         """One run of the issue job: each environment's detect job result, and what it found
         (None: the job failed and uploaded nothing)."""
         workspace = tmp_path / f"run-{number}"
+        workspace.mkdir()
+        artifacts: dict[str, Path] = {}
         for name, found in results.items():
             if found is not None:
-                artifact = workspace / "results" / f"drift-{name}"
-                artifact.mkdir(parents=True)
+                # The detect job's upload: the contents of its `drift` folder.
+                uploaded = tmp_path / f"run-{number}-detect-{name}" / "drift"
+                (uploaded / name).mkdir(parents=True)
                 status = "in-sync" if found == "" else "drifted"
-                (artifact / "status").write_text(f"{status}\n")
-                (artifact / "report.txt").write_text(found or "No drift detected\n")
-        workspace.mkdir(exist_ok=True)
+                (uploaded / name / "status").write_text(f"{status}\n")
+                (uploaded / name / "report.txt").write_text(found or "No drift detected\n")
+                artifacts[f"drift-{name}"] = uploaded
+        _downloaded(artifacts, download, workspace)
         result = _bash(
             step["run"],
             workspace,
@@ -258,6 +283,13 @@ def test_one_issue_per_drifted_environment_updated_and_closed_run_after_run(
     run_job(5, {"dev": "", "staging": security_group, "prod": security_group})
     assert [issue["state"] for issue in titled("staging")] == ["closed", "open"]
     assert titled("prod") == [prod]
+
+    # Day 6: only prod's check succeeded (one artifact: download-artifact puts it straight
+    # into results/), and prod is back in sync: its issue is closed.
+    run_job(6, {"dev": None, "staging": None, "prod": ""})
+    (prod,) = titled("prod")
+    assert prod["state"] == "closed"
+    assert prod["comments"][-1] == f"No drift in prod any more: {RUN_URL.format(6)}"
     (other,) = [i for i in repository.issues if i["title"] == "Drift in payments-api prod"]
     assert other["state"] == "open" and other["body"] == "" and other["comments"] == []
 

@@ -145,6 +145,11 @@ def test_each_environment_deploys_its_stacks_in_order_and_rereads_outputs(projec
     deploy = _load(project / ".github" / "workflows" / "deploy.yml")
     jobs = {name: job for name, job in deploy["jobs"].items() if name.startswith("deploy-")}
     assert jobs
+    # Only main builds: a manual run from a branch waiting in the build's group would cancel
+    # a waiting build of main (a concurrency group keeps one pending job).
+    build = deploy["jobs"]["build"]
+    assert build["if"] == "github.ref == 'refs/heads/main'"
+    assert build["concurrency"] == {"group": "deploy-build", "cancel-in-progress": False}
     for name, job in jobs.items():
         (command,) = [step["run"] for step in job["steps"] if "cdk deploy" in step.get("run", "")]
         words = command.split()
