@@ -56,11 +56,20 @@ DEPENDENCIES = ("postgres", "redis")
 DEPENDENCY_FAILURES = 3
 # The migration container's line when a revision fails (service/README.md, "Schema migrations").
 MIGRATION_FAILED = '{ $.event = "migration_failed" }'
-# The worker's line for a message it could not process (service/README.md, "Worker").
-MESSAGE_FAILED = '{ $.event = "message_failed" }'
-# Failed messages in a minute before a minute counts against a release: one bad message is
-# the message's problem, five are the code's.
+# The worker's line for a message its code failed on (service/README.md, "Worker"). A message
+# that can never succeed (reason "invalid") is the message's problem, not the release's: it is
+# released at once and received again until the queue dead-letters it, one line per receive.
+MESSAGE_FAILED = '{ $.event = "message_failed" && $.reason = "error" }'
+# Failed messages in a minute before a minute counts against a release: five are the code's.
 WORKER_DEPLOYMENT_MIN_FAILURES = 5
+# A worker process that stopped because it could not run: bad configuration, or a queue it
+# could not read (service/README.md, "Worker": exit statuses 2 and 1). Such a task has
+# reached RUNNING before it stops, which need not count against ECS's circuit breaker.
+WORKER_EXITED = (
+    '{ $.event = "startup_failed" || ($.event = "worker_stopped" && $.exit_status = 1) }'
+)
+# Workers that stopped so within five minutes: two are a release that cannot run.
+WORKER_DEPLOYMENT_MIN_EXITS = 2
 
 
 def sustained(periods: int, period: Duration) -> str:
@@ -400,10 +409,17 @@ def migration_alarm(
 
 
 def worker_deployment_alarm(
-    factory: AlarmFactory, log_group: logs.ILogGroup, *, namespace: str, alarm_name: str
+    factory: AlarmFactory,
+    log_group: logs.ILogGroup,
+    *,
+    namespace: str,
+    alarm_names: tuple[str, str],
 ) -> DeploymentAlarms:
-    """What rolls a release of the worker back: its messages failing, counted from its
-    `message_failed` log lines. A fixed name, as the API's deployment alarms have."""
+    """What rolls a release of the worker back, from its log lines: its code failing messages
+    (``message_failed`` with reason ``error``), and its processes stopping because they cannot
+    run (``startup_failed``, ``worker_stopped`` with exit status 1). Fixed names, as the API's
+    deployment alarms have."""
+    failures_name, exits_name = alarm_names
     logs.MetricFilter(
         factory.scope,
         "WorkerMessageFailedFilter",
@@ -414,7 +430,7 @@ def worker_deployment_alarm(
         metric_value="1",
     )
     periods = 2
-    alarm = factory.alarm(
+    failures = factory.alarm(
         "WorkerMessageFailures",
         cloudwatch.Metric(
             namespace=namespace,
@@ -424,13 +440,35 @@ def worker_deployment_alarm(
         ),
         threshold=WORKER_DEPLOYMENT_MIN_FAILURES,
         periods=periods,
-        alarm_name=alarm_name,
+        alarm_name=failures_name,
         description=(
-            f"The worker failed {WORKER_DEPLOYMENT_MIN_FAILURES} or more messages a minute "
-            f"{sustained(periods, ONE_MINUTE)} (a release in progress rolls back)."
+            f"The worker's code failed {WORKER_DEPLOYMENT_MIN_FAILURES} or more messages a "
+            f"minute {sustained(periods, ONE_MINUTE)} (a release in progress rolls back)."
         ),
     )
-    return DeploymentAlarms(names=(alarm_name,), alarms=(alarm,))
+    logs.MetricFilter(
+        factory.scope,
+        "WorkerExitedFilter",
+        log_group=log_group,
+        filter_pattern=logs.FilterPattern.literal(WORKER_EXITED),
+        metric_namespace=namespace,
+        metric_name="WorkerExited",
+        metric_value="1",
+    )
+    exits = factory.alarm(
+        "WorkerExits",
+        cloudwatch.Metric(
+            namespace=namespace, metric_name="WorkerExited", period=FIVE_MINUTES, statistic="Sum"
+        ),
+        threshold=WORKER_DEPLOYMENT_MIN_EXITS,
+        alarm_name=exits_name,
+        description=(
+            f"{WORKER_DEPLOYMENT_MIN_EXITS} or more worker processes stopped in five minutes "
+            "because they could not run: bad configuration, or a queue they could not read "
+            "(a release in progress rolls back)."
+        ),
+    )
+    return DeploymentAlarms(names=(failures_name, exits_name), alarms=(failures, exits))
 
 
 def queue_alarms(

@@ -317,7 +317,10 @@ class ComputeStack(PhaseStack):
                 alarms,
                 self.worker.task.log_group,
                 namespace=namespace,
-                alarm_name=service.resource_name(environment, "deployment-worker-failures"),
+                alarm_names=(
+                    service.resource_name(environment, "deployment-worker-failures"),
+                    service.resource_name(environment, "deployment-worker-exits"),
+                ),
             )
             self.worker.service.enable_deployment_alarms(
                 list(rollback.names), behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM

@@ -75,8 +75,9 @@ class ScheduledJobConfig:
     # cron(minutes hours day-of-month month day-of-week year), ? in one of the day fields, or
     # rate(<n> minute[s]|hour[s]|day[s]), evaluated in `timezone`.
     schedule: str
-    # UTC: no daylight-saving jumps (a cron job in a zone with DST is skipped or run twice
-    # once a year), and the logs and metrics are in UTC too. Any IANA name works.
+    # UTC: no daylight-saving jumps (in a zone with DST, a cron job whose time the spring
+    # change skips does not run that day; the autumn change runs it once, not twice: the
+    # EventBridge Scheduler guide), and the logs and metrics are in UTC too. Any IANA name works.
     timezone: str = "UTC"
     # False pauses the schedule on the next deploy (README: "Runbook").
     enabled: bool = True
