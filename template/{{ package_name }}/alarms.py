@@ -79,6 +79,30 @@ def sustained(periods: int, period: Duration) -> str:
     return f"for {minutes} minute{'s' if minutes != 1 else ''}"
 
 
+def count_log_lines(
+    scope: Construct,
+    construct_id: str,
+    log_group: logs.ILogGroup,
+    pattern: str,
+    *,
+    namespace: str,
+    metric_name: str,
+    dimensions: Mapping[str, str] | None = None,
+) -> None:
+    """A CloudWatch metric of ``log_group``'s lines that match the JSON filter ``pattern``:
+    1 for each line (the sample service's log contract, service/README.md)."""
+    logs.MetricFilter(
+        scope,
+        construct_id,
+        log_group=log_group,
+        filter_pattern=logs.FilterPattern.literal(pattern),
+        metric_namespace=namespace,
+        metric_name=metric_name,
+        metric_value="1",
+        dimensions=dimensions,
+    )
+
+
 class AlarmTopic(Construct):
     """The encrypted, TLS-only topic every alarm notifies, and the alarms themselves (the
     factory makes them as children of this construct)."""
@@ -351,14 +375,13 @@ def dependency_check_alarms(
     """The service's own checks of PostgreSQL and Redis, counted from its log lines.
     Liveness never fails for them (the load balancer must not drop every task because a
     dependency is down), so this is where such an outage shows."""
-    logs.MetricFilter(
+    count_log_lines(
         factory.scope,
         "DependencyCheckFailed",
-        log_group=log_group,
-        filter_pattern=logs.FilterPattern.literal(DEPENDENCY_CHECK_FAILED),
-        metric_namespace=namespace,
+        log_group,
+        DEPENDENCY_CHECK_FAILED,
+        namespace=namespace,
         metric_name="DependencyCheckFailed",
-        metric_value="1",
         dimensions={"Dependency": "$.dependency"},
     )
     for dependency in DEPENDENCIES:
@@ -386,14 +409,13 @@ def migration_alarm(
     its filter's id: "" for the API's, "Worker", a job's name): a release stops and rolls back
     by itself, a job's run fails, and this says why, before anyone reads the deploy job's log."""
     for prefix, log_group in log_groups.items():
-        logs.MetricFilter(
+        count_log_lines(
             factory.scope,
             f"{prefix}MigrationFailedFilter",
-            log_group=log_group,
-            filter_pattern=logs.FilterPattern.literal(MIGRATION_FAILED),
-            metric_namespace=namespace,
+            log_group,
+            MIGRATION_FAILED,
+            namespace=namespace,
             metric_name="MigrationFailed",
-            metric_value="1",
         )
     factory.alarm(
         "MigrationFailed",
@@ -420,14 +442,13 @@ def worker_deployment_alarm(
     run (``startup_failed``, ``worker_stopped`` with exit status 1). Fixed names, as the API's
     deployment alarms have."""
     failures_name, exits_name = alarm_names
-    logs.MetricFilter(
+    count_log_lines(
         factory.scope,
         "WorkerMessageFailedFilter",
-        log_group=log_group,
-        filter_pattern=logs.FilterPattern.literal(MESSAGE_FAILED),
-        metric_namespace=namespace,
+        log_group,
+        MESSAGE_FAILED,
+        namespace=namespace,
         metric_name="WorkerMessageFailed",
-        metric_value="1",
     )
     periods = 2
     failures = factory.alarm(
@@ -446,14 +467,13 @@ def worker_deployment_alarm(
             f"minute {sustained(periods, ONE_MINUTE)} (a release in progress rolls back)."
         ),
     )
-    logs.MetricFilter(
+    count_log_lines(
         factory.scope,
         "WorkerExitedFilter",
-        log_group=log_group,
-        filter_pattern=logs.FilterPattern.literal(WORKER_EXITED),
-        metric_namespace=namespace,
+        log_group,
+        WORKER_EXITED,
+        namespace=namespace,
         metric_name="WorkerExited",
-        metric_value="1",
     )
     exits = factory.alarm(
         "WorkerExits",
