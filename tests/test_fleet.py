@@ -22,8 +22,18 @@ from typing import Any
 import pexpect
 import pytest
 from copier import run_copy
+from packaging.version import Version
 
-from fleet.template import location_key, version_of
+from fleet.repository import load
+from fleet.template import (
+    ExpectedTemplate,
+    Release,
+    git_location,
+    location_key,
+    tag_objects,
+    version_of,
+)
+from fleet.update import Outcome, update
 
 from .support.commands import commit, run
 from .support.projects import answers_of
@@ -542,3 +552,96 @@ def test_the_version_of_a_commit_is_its_release_or_the_one_before() -> None:
     assert str(version_of("1.1.0")) == "1.1.0"
     assert str(version_of("v1.1.0-3-gabc1234")) == "1.1.0"
     assert version_of("abc1234") is None
+    # A bare hash of digits and a-f reads as a PEP 440 version one time in ten: still none.
+    assert version_of("1234567") is None
+    assert version_of("94615b0") is None
+
+
+def test_copiers_shortcuts_reach_git_as_copier_expands_them(template: Path) -> None:
+    # README renders from gh:<org>/<template>; git knows no `gh:` or `git+` (copier expands
+    # them itself), so fleet expands them before it asks git for the releases.
+    assert git_location("gh:acme/cdk-service-template") == (
+        "https://github.com/acme/cdk-service-template.git"
+    )
+    assert git_location("gl:acme/t.git") == "https://gitlab.com/acme/t.git"
+    assert git_location("git+https://github.com/acme/t") == "https://github.com/acme/t"
+    assert git_location(str(template)) == str(template)
+    assert {"1.0.0", "1.1.0"} <= set(tag_objects("git+" + template.as_uri()))
+
+
+def test_a_change_made_while_a_batch_runs_is_left_alone(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    # A batch takes minutes; a team's work that appears in a repository after fleet checked it
+    # must not go with a failed attempt's `git reset --hard` and `git clean`.
+    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
+    loaded = load(repository, ExpectedTemplate.at(str(template)))
+    (repository / "NOTES.md").write_text("written while fleet ran\n")
+    readme = repository / "README.md"
+    readme.write_text(readme.read_text() + "an edit in progress\n")
+    before = Snapshot.of(repository)
+
+    result = update(loaded, Release(version=Version("1.1.0"), tag="1.1.0"))
+
+    assert result.outcome == Outcome.FAILED
+    assert "changed since fleet started (" in result.reason and "NOTES.md" in result.reason
+    assert Snapshot.of(repository) == before
+    assert (repository / "NOTES.md").read_text() == "written while fleet ran\n"
+    assert readme.read_text().endswith("an edit in progress\n")
+
+
+def test_a_render_inside_another_repository_that_has_not_committed_it_is_refused(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    # README's first render lands in the template's checkout (example/, which it ignores)
+    # before its own `git init`: fleet must not take the template's repository for the
+    # service's (an update would branch, reset and clean there).
+    outer = tmp_path / "template-checkout"
+    outer.mkdir()
+    run(["git", "init", "--quiet", "--initial-branch=main"], outer)
+    (outer / ".gitignore").write_text("/example/\n")
+    commit(outer, "a repository that ignores its renders")
+    render = outer / "example" / "orders-api"
+    shutil.copytree(services["orders-api"], render, ignore=shutil.ignore_patterns(".git"))
+    before = Snapshot.of(outer)
+    for command in ("status", "update"):
+        result = fleet(command, "--template", str(template), str(render))
+        assert result.returncode == 2, result.stderr
+        assert f"{render}: its .copier-answers.yml is not committed in the git repository" in (
+            result.stderr
+        )
+    assert Snapshot.of(outer) == before
+    assert answers_of(render)["_commit"] == "1.0.0"
+
+
+def test_ctrl_c_in_a_batch_reports_what_each_service_got(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    copies = [
+        working_copy(services[name], tmp_path / name) for name in ("orders-api", "payments-api")
+    ]
+    heads = [Snapshot.of(copy).head for copy in copies]
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "fleet", "update", "--template", str(template), *map(str, copies)],
+        env={**os.environ, "TERM": "xterm-256color"},
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(40, 200),
+    )
+    try:
+        child.expect(re.escape("[2/2] payments-api: updating to 1.1.0"))
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    output = child.before or ""
+    assert child.exitstatus == 130, output
+    assert re.search(
+        r"orders-api \(.*\): updated to 1\.1\.0, on branch template-update/1\.1\.0", output
+    )
+    assert re.search(r"payments-api \(.*\): not updated \(interrupted\)", output)
+    assert "fleet update: interrupted" in output
+    # The one in hand was put back as it was.
+    payments = Snapshot.of(copies[1])
+    assert (payments.branch, payments.head, payments.status) == ("main", heads[1], "")

@@ -423,6 +423,12 @@ def describe_update(result: UpdateResult) -> str:
             # One line per repository: git's and copier's messages may span several.
             reason = " ".join(result.reason.split())
             return f"{name}: failed updating to {result.target}, nothing changed: {reason}"
+        case Outcome.BROKEN:
+            reason = " ".join(result.reason.split())
+            return (
+                f"{name}: failed updating to {result.target}, and the repository is NOT as it "
+                f"was: check it by hand: {reason}"
+            )
 
 
 def run_update(run: Run) -> int:
@@ -437,11 +443,24 @@ def run_update(run: Run) -> int:
     if run.template_override is not None:
         refuse_another_release_at_source(repositories, targets, run.template_override)
     results: list[UpdateResult] = []
-    with Progress(len(repositories)) as progress:
-        for position, repository in enumerate(repositories, start=1):
-            target = targets[repository.path]
-            progress.show(position, f"{repository.service_name}: updating to {target.tag}")
-            results.append(update(repository, target))
+    try:
+        with Progress(len(repositories)) as progress:
+            for position, repository in enumerate(repositories, start=1):
+                target = targets[repository.path]
+                progress.show(position, f"{repository.service_name}: updating to {target.tag}")
+                results.append(update(repository, target))
+    except KeyboardInterrupt:
+        # The repository in hand was restored (update.py); say what the others got, so that a
+        # second run is not a surprise (an update's branch already exists).
+        for result in results:
+            print(describe_update(result), file=sys.stderr)
+        for repository in repositories[len(results) :]:
+            print(
+                f"{repository.service_name} ({shown_path(repository.path)}): not updated "
+                "(interrupted)",
+                file=sys.stderr,
+            )
+        raise
     if arguments.json:
         print_json(
             [

@@ -21,10 +21,34 @@ def git(folder: Path, *arguments: str) -> str:
 
 
 def is_in_work_tree(folder: Path) -> bool:
+    return work_tree_refusal(folder) is None
+
+
+def work_tree_refusal(folder: Path) -> str | None:
+    """Why `folder` is not in a git work tree fleet can use, or None when it is: "not a git
+    repository", or what git said (a repository another user owns, a broken one)."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode == 0 and result.stdout.strip() == "true":
+        return None
+    said = " ".join(result.stderr.split())
+    if result.returncode == 0 or "not a git repository" in said:
+        return "not a git repository (git init and commit it first)"
+    return f"git refuses it: {said}"
+
+
+def is_tracked(folder: Path, relative: str) -> bool:
+    """Whether `relative` (from `folder`) is a file the repository has committed or staged."""
     try:
-        return git(folder, "rev-parse", "--is-inside-work-tree").strip() == "true"
+        git(folder, "ls-files", "--error-unmatch", "--", relative)
     except GitError:
         return False
+    return True
 
 
 def changed_paths(folder: Path) -> list[str]:

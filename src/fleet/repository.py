@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from fleet.git import changed_paths, is_in_work_tree
+from fleet.git import changed_paths, is_tracked, top_level, work_tree_refusal
 from fleet.template import ExpectedTemplate, local_folder
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -80,16 +80,25 @@ def load(folder: Path, expected: ExpectedTemplate) -> RenderedRepository:
             "copier rendered)"
         )
     try:
-        answers = yaml.safe_load(answers_file.read_text())
-    except yaml.YAMLError as error:
-        raise RefusedInput(f"{folder}: {ANSWERS_FILE} is not valid YAML: {error}") from error
+        answers = yaml.safe_load(answers_file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
+        raise RefusedInput(f"{folder}: {ANSWERS_FILE} cannot be read: {error}") from error
     if not isinstance(answers, dict) or not answers.get("_src_path") or not answers.get("_commit"):
         raise RefusedInput(
             f"{folder}: {ANSWERS_FILE} does not say which template and version rendered it "
             "(_src_path and _commit); it was not rendered from a git-tagged template"
         )
-    if not is_in_work_tree(path):
-        raise RefusedInput(f"{folder}: not a git repository (git init and commit it first)")
+    refusal = work_tree_refusal(path)
+    if refusal is not None:
+        raise RefusedInput(f"{folder}: {refusal}")
+    # Its answers file committed where it is: a folder another repository ignores or has not
+    # added (a render inside the template's checkout, before `git init`) would be updated,
+    # and thrown away on failure, in that other repository.
+    if not is_tracked(path, ANSWERS_FILE):
+        raise RefusedInput(
+            f"{folder}: its {ANSWERS_FILE} is not committed in the git repository at "
+            f"{top_level(path)} (git init the service and commit it first)"
+        )
     repository = RenderedRepository(path=path, answers=MappingProxyType(answers))
     if not expected.names(repository.src_path):
         written = str(answers["_src_path"])

@@ -15,6 +15,19 @@ from fleet.git import GitError, is_in_work_tree, remote_tags, remote_urls
 URL_SHORTCUTS = {"gh:": "github.com/", "gl:": "gitlab.com/"}
 # What `git describe --tags` writes after a tag when the commit is not the tagged one.
 DESCRIBE_SUFFIX = re.compile(r"^(?P<tag>.+)-(?P<distance>\d+)-g(?P<commit>[0-9a-f]+)$")
+# What `git describe --tags --always` writes when no tag came before the commit: its
+# abbreviated hash, which PEP 440 would read as a version one time in ten ("1234567").
+BARE_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def git_location(source: str) -> str:
+    """A template location as git reads it: copier's shortcuts (`gh:acme/t`, `gl:acme/t`) and
+    its `git+` prefix expanded as copier expands them (`https://github.com/acme/t.git`)."""
+    for shortcut, host in URL_SHORTCUTS.items():
+        if source.startswith(shortcut):
+            path = source.removeprefix(shortcut)
+            return f"https://{host}{path}{'' if path.endswith('.git') else '.git'}"
+    return source.removeprefix("git+")
 
 
 class TemplateError(Exception):
@@ -102,7 +115,7 @@ def this_template() -> Path | None:
 def tag_objects(source: str) -> dict[str, str]:
     """The template's tags and the objects they name."""
     try:
-        return remote_tags(source)
+        return remote_tags(git_location(source))
     except GitError as error:
         raise TemplateError(f"cannot read the releases of template {source}: {error}") from error
 
@@ -125,6 +138,8 @@ def version_of(commit: str) -> Version | None:
     """The release a repository's `_commit` is on or after: copier writes `git describe
     --tags` there (`1.0.0`, or `1.0.0-3-gabc1234` for a commit after it); None when no tag
     came before it (a bare commit hash)."""
+    if BARE_COMMIT.match(commit):
+        return None
     match = DESCRIBE_SUFFIX.match(commit)
     tag = match.group("tag") if match else commit
     try:

@@ -41,7 +41,8 @@ class Outcome(StrEnum):
     NEWER = "newer"  # on a later release than the one asked: nothing done, never downgraded
     UPDATED = "updated"
     CONFLICT = "conflict"
-    FAILED = "failed"
+    FAILED = "failed"  # nothing changed: the repository is as it was
+    BROKEN = "broken"  # failed, and restoring the repository failed too: check it by hand
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,20 @@ def update(repository: RenderedRepository, release: Release) -> UpdateResult:
             Outcome.FAILED,
             reason=f"branch {branch} already exists (an earlier update?): merge or delete it",
         )
+    # Checked again here, not only when fleet started: a batch takes minutes, and a failed
+    # attempt is thrown away with `git reset --hard` and `git clean`, which would take work
+    # done meanwhile with it.
+    changed = changed_paths(top)
+    if changed:
+        return UpdateResult(
+            repository,
+            release.tag,
+            Outcome.FAILED,
+            reason=(
+                f"its working tree changed since fleet started ({', '.join(changed[:3])}"
+                f"{', ...' if len(changed) > 3 else ''}): commit or stash, then run again"
+            ),
+        )
     # A detached HEAD is restored by its commit.
     original = current_branch(top) or head_commit(top)
     created: str | None = None
@@ -137,7 +152,8 @@ def update(repository: RenderedRepository, release: Release) -> UpdateResult:
         try:
             restore(top, original, created)
         except Exception as restore_error:  # noqa: BLE001
-            reason += f"; and restoring {original} failed, check the repository: {restore_error}"
+            reason += f"; restoring {original} failed: {restore_error}"
+            return UpdateResult(repository, release.tag, Outcome.BROKEN, reason=reason)
         return UpdateResult(repository, release.tag, Outcome.FAILED, reason=reason)
     if conflicts:
         return UpdateResult(
