@@ -61,6 +61,8 @@ from .workloads.worker import QueueWorker
 # The sample service's Dockerfile: `cdk deploy` builds it and pushes it to the bootstrap
 # stack's ECR repository before the service is updated, so the first deploy has its image.
 SERVICE_SOURCE = Path(__file__).resolve().parent.parent / "service"
+# Where that Dockerfile puts the RDS certificate authorities (all regions' bundle).
+RDS_CA_BUNDLE_IN_IMAGE = "/etc/ssl/certs/rds-global-bundle.pem"
 # The processor of the task definition and the platform its image is built for, per answer.
 PLATFORMS: dict[CpuArchitecture, tuple[ecs.CpuArchitecture, ecr_assets.Platform]] = {
     "arm64": (ecs.CpuArchitecture.ARM64, ecr_assets.Platform.LINUX_ARM64),
@@ -260,6 +262,10 @@ class ComputeStack(PhaseStack):
             "DB_HOST": database.instance.db_instance_endpoint_address,
             "DB_PORT": database.instance.db_instance_endpoint_port,
             "DB_NAME": service.database_name,
+            # The server's certificate and name verified against the RDS authorities the
+            # image carries: TLS alone would also talk to a spoofed endpoint.
+            "DB_SSLMODE": "verify-full",
+            "DB_SSLROOTCERT": RDS_CA_BUNDLE_IN_IMAGE,
         }
         # The application's own database user: the master user's secret is not the task's.
         database_secrets = {

@@ -33,7 +33,11 @@ from .policy import acknowledge
 from .queues import JobDeadLetters, WorkQueue
 from .vpc_function import ROTATION_FAILURES, FailureHandling
 
-POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
+# A minor version RDS still creates: 17.6 could not be created after 2026-10-01, and RDS
+# moved running 17.6 instances to 17.9 after its end of standard support (2026-10-31). Keep
+# it at or above what the instances run (auto minor upgrades move them; CloudFormation cannot
+# downgrade): `aws rds describe-db-instances --query 'DBInstances[].EngineVersion'`.
+POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_9
 REDIS_ENGINE_VERSION = "7.1"
 DATABASE_LOG_TYPES = ("postgresql", "upgrade")
 # The application's PostgreSQL user; multi-user rotation alternates it with "<user>_clone".

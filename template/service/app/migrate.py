@@ -123,7 +123,7 @@ def database_url(settings: MigrationSettings) -> URL:
         port=database.port,
         database=database.name,
         query={
-            "sslmode": database.sslmode,
+            **database.tls_options(),
             "connect_timeout": str(CONNECT_TIMEOUT_SECONDS),
             "application_name": f"{settings.service_name}-migrate",
         },

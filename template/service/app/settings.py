@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
-# libpq's sslmode values. RDS accepts TLS by default; verify-full also needs the RDS CA
-# bundle (point PGSSLROOTCERT at it), so the default only requires encryption.
+# libpq's sslmode values. RDS accepts TLS by default; verify-ca and verify-full also need the
+# certificate authorities (DB_SSLROOTCERT): the tasks get verify-full and the RDS bundle the
+# image carries; the default only requires encryption (a server elsewhere, with its own CA).
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Fargate's largest task has 16 vCPU; more processes than cores only adds connections.
 MAX_WORKERS = 16
@@ -115,9 +116,14 @@ class DatabaseSettings:
     # repr=False: secrets must never end up in logs or tracebacks via repr().
     password: str = field(repr=False)
     sslmode: str
+    # The certificate authorities that verify the server (libpq's sslrootcert), if given.
+    sslrootcert: str | None = None
 
     @classmethod
     def read(cls, env: Environment) -> DatabaseSettings:
+        sslrootcert = env.optional("DB_SSLROOTCERT", "") or None
+        if sslrootcert is not None and not os.path.isfile(sslrootcert):
+            env.errors.append(f"DB_SSLROOTCERT must name a readable file, got {sslrootcert!r}")
         return cls(
             host=env.required("DB_HOST"),
             port=env.port("DB_PORT", "5432"),
@@ -125,7 +131,15 @@ class DatabaseSettings:
             username=env.required("DB_USERNAME"),
             password=env.required("DB_PASSWORD", secret=True),
             sslmode=env.choice("DB_SSLMODE", "require", SSL_MODES),
+            sslrootcert=sslrootcert,
         )
+
+    def tls_options(self) -> dict[str, str]:
+        """libpq's TLS parameters: the mode, and the authorities when given."""
+        options = {"sslmode": self.sslmode}
+        if self.sslrootcert is not None:
+            options["sslrootcert"] = self.sslrootcert
+        return options
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +156,8 @@ class Settings:
     # repr=False: secrets must never end up in logs or tracebacks via repr().
     db_password: str = field(repr=False)
     db_sslmode: str
+    # The authorities that verify PostgreSQL's certificate (DB_SSLROOTCERT), if given.
+    db_sslrootcert: str | None
     redis_host: str
     redis_port: int
     redis_auth_token: str = field(repr=False)
@@ -193,6 +209,7 @@ class Settings:
             db_username=database.username,
             db_password=database.password,
             db_sslmode=database.sslmode,
+            db_sslrootcert=database.sslrootcert,
             redis_host=env.required("REDIS_HOST"),
             redis_port=env.port("REDIS_PORT", "6379"),
             # Optional so a local Redis without AUTH works; ElastiCache with

@@ -151,6 +151,8 @@ def postgres_pool(settings: Settings) -> AsyncConnectionPool:
             "user": settings.db_username,
             "password": settings.db_password,
             "sslmode": settings.db_sslmode,
+            # The RDS bundle in the image, for verify-full (the task sets both).
+            **({"sslrootcert": settings.db_sslrootcert} if settings.db_sslrootcert else {}),
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "application_name": settings.service_name,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",

@@ -195,7 +195,9 @@ def database_env(server: PostgresServer, database: str) -> dict[str, str]:
         "DB_NAME": database,
         "DB_USERNAME": server.user,
         "DB_PASSWORD": server.password,
-        "DB_SSLMODE": "require",
+        # As the tasks connect to RDS: the server's certificate and name verified.
+        "DB_SSLMODE": "verify-full",
+        "DB_SSLROOTCERT": str(server.ca_file),
     }
 
 

@@ -133,6 +133,8 @@ class PostgresServer:
     user: str
     password: str
     database: str
+    # The authority that signed its certificate (for 127.0.0.1): clients verify it.
+    ca_file: Path
 
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args]
@@ -187,6 +189,7 @@ def start_postgres(certificates: Certificates) -> Iterator[PostgresServer]:
         user="app_user",
         password=secrets.token_urlsafe(24),
         database="app",
+        ca_file=certificates.ca_file,
     )
     try:
         (root / "password").write_text(server.password)

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio
+import trustme
 from conftest import INTEGRATION
+from psycopg_pool import PoolTimeout
 from servers import PostgresServer, ServiceProcess, wait_for
 from starlette.testclient import TestClient
 
@@ -51,9 +53,22 @@ async def test_queries_run_through_one_pooled_tls_connection(settings: Settings)
                 pids.append(pid)
         # Sequential requests reuse the pooled connection instead of reconnecting.
         assert len(set(pids)) == 1
-        assert ssl is True  # DB_SSLMODE=require
+        assert ssl is True  # DB_SSLMODE=verify-full, as the tasks connect
         assert statement_timeout == "5s"
         assert application_name == "integration-test"
+
+
+async def test_a_database_certificate_the_authorities_did_not_sign_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Protects: verify-full really verifies (the tasks' setting): a server whose certificate
+    # another authority signed (a spoofed endpoint) gets no connection and no password.
+    other_authority = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_authority))
+    spoofed = replace(settings, db_sslrootcert=str(other_authority))
+    async with postgres_pool(spoofed) as pool:
+        with pytest.raises(PoolTimeout):
+            await pool.wait(timeout=3)
 
 
 async def test_concurrent_requests_share_a_bounded_pool(settings: Settings) -> None:

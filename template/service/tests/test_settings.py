@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from app.migrate import database_url
 from app.settings import MigrationSettings, Settings, SettingsError
 
 
@@ -124,6 +125,20 @@ def test_db_sslmode_rejects_unknown_modes(base_env: dict[str, str]) -> None:
     base_env["DB_SSLMODE"] = "true"
     with pytest.raises(SettingsError, match="DB_SSLMODE must be one of disable, allow"):
         Settings.from_env(base_env)
+
+
+def test_db_sslrootcert_must_exist_and_reaches_libpq(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
+    base_env["DB_SSLROOTCERT"] = str(tmp_path / "missing.pem")
+    with pytest.raises(SettingsError, match="DB_SSLROOTCERT must name a readable file"):
+        Settings.from_env(base_env)
+    bundle = tmp_path / "rds.pem"
+    bundle.write_text("")
+    base_env |= {"DB_SSLROOTCERT": str(bundle), "DB_SSLMODE": "verify-full"}
+    assert Settings.from_env(base_env).db_sslrootcert == str(bundle)
+    query = database_url(MigrationSettings.from_env(database_only(base_env))).query
+    assert (query["sslmode"], query["sslrootcert"]) == ("verify-full", str(bundle))
 
 
 def test_redis_ca_file_must_exist(base_env: dict[str, str], tmp_path: Path) -> None:
