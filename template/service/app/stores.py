@@ -141,25 +141,30 @@ class RedisCache:
         await self._client.eval(RELEASE_IF_OWNED, 1, key, token)
 
 
+def postgres_connection(settings: Settings) -> dict[str, Any]:
+    """How each connection of the pool is made: TLS, the injected credentials, timeouts."""
+    return {
+        "host": settings.db_host,
+        "port": settings.db_port,
+        "dbname": settings.db_name,
+        "user": settings.db_username,
+        "password": settings.db_password,
+        "sslmode": settings.db_sslmode,
+        # The RDS bundle in the image, for verify-full (the task sets both).
+        **({"sslrootcert": settings.db_sslrootcert} if settings.db_sslrootcert else {}),
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": settings.service_name,
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        # Each call here is one statement; a team that needs a transaction opens one
+        # with `conn.transaction()`. Saves a BEGIN/COMMIT round trip per request.
+        "autocommit": True,
+    }
+
+
 def postgres_pool(settings: Settings) -> AsyncConnectionPool:
     """A pool of TLS connections with the injected credentials; not opened yet."""
     return AsyncConnectionPool(
-        kwargs={
-            "host": settings.db_host,
-            "port": settings.db_port,
-            "dbname": settings.db_name,
-            "user": settings.db_username,
-            "password": settings.db_password,
-            "sslmode": settings.db_sslmode,
-            # The RDS bundle in the image, for verify-full (the task sets both).
-            **({"sslrootcert": settings.db_sslrootcert} if settings.db_sslrootcert else {}),
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "application_name": settings.service_name,
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-            # Each call here is one statement; a team that needs a transaction opens one
-            # with `conn.transaction()`. Saves a BEGIN/COMMIT round trip per request.
-            "autocommit": True,
-        },
+        kwargs=postgres_connection(settings),
         min_size=POSTGRES_POOL_MIN_SIZE,
         max_size=POSTGRES_POOL_MAX_SIZE,
         timeout=POOL_WAIT_SECONDS,
