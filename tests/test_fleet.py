@@ -563,7 +563,7 @@ def test_copiers_shortcuts_reach_git_as_copier_expands_them(template: Path) -> N
     assert git_location("gh:acme/cdk-service-template") == (
         "https://github.com/acme/cdk-service-template.git"
     )
-    assert git_location("gl:acme/t.git") == "https://gitlab.com/acme/t.git"
+    assert git_location("gl:/acme/t.git") == "https://gitlab.com/acme/t.git"
     assert git_location("git+https://github.com/acme/t") == "https://github.com/acme/t"
     assert git_location(str(template)) == str(template)
     assert {"1.0.0", "1.1.0"} <= set(tag_objects("git+" + template.as_uri()))

@@ -25,7 +25,7 @@ def git_location(source: str) -> str:
     its `git+` prefix expanded as copier expands them (`https://github.com/acme/t.git`)."""
     for shortcut, host in URL_SHORTCUTS.items():
         if source.startswith(shortcut):
-            path = source.removeprefix(shortcut)
+            path = source.removeprefix(shortcut).lstrip("/")
             return f"https://{host}{path}{'' if path.endswith('.git') else '.git'}"
     return source.removeprefix("git+")
 
