@@ -8,7 +8,9 @@ import keyword
 import os
 import re
 import subprocess
+import sys
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +163,17 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
         "internal-api",
     ),
     ({"service_name": "internal"}, "service_name", "must not begin with internal", "internal"),
+    # Its package (hyphens as underscores) would break the app: a keyword, a module it
+    # imports (the standard library's, a dependency's), or a folder the project has.
+    ({"service_name": "class"}, "service_name", "a Python keyword as a package", "class"),
+    ({"service_name": "email"}, "service_name", "would hide a Python module", "email"),
+    ({"service_name": "aws-cdk"}, "service_name", "would hide a Python module", "aws-cdk"),
+    ({"service_name": "tests"}, "service_name", "a project folder has that name", "tests"),
     ({"aws_account_id": "12345"}, "aws_account_id", "must be 12 digits", "12345"),
     ({"aws_account_id": "1234567890123"}, "aws_account_id", "must be 12 digits", "1234567890123"),
-    ({"aws_region": "mars-north-1"}, "aws_region", "unknown region", "mars-north-1"),
+    ({"aws_region": "mars-north-1"}, "aws_region", "no zone table for this region", "mars-north-1"),
+    # A real region the zone table lacks: the rule says what is missing.
+    ({"aws_region": "eu-south-1"}, "aws_region", "no zone table for this region", "eu-south-1"),
     ({"github_repository": "acme"}, "github_repository", "give owner/name", "acme"),
     (
         {"github_repository": "acme/bad name"},
@@ -189,8 +199,8 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
         "give owner/name, not a URL",
         "git@github.com:acme/api",
     ),
-    ({"github_owner_id": "acme"}, "github_owner_id", "must be digits", "acme"),
-    ({"github_repository_id": "0123"}, "github_repository_id", "must be digits", "0123"),
+    ({"github_owner_id": "acme"}, "github_owner_id", "digits, no leading 0", "acme"),
+    ({"github_repository_id": "0123"}, "github_repository_id", "digits, no leading 0", "0123"),
     ({"environments": ["dev"]}, "environments", "prod is required", "dev"),
     ({**DEV, "dev_account_id": "1234"}, "dev_account_id", "must be 12 digits", "1234"),
     (
@@ -226,6 +236,8 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
     ({**JOB, "job_name": "daily-report"}, "job_name", "a-z 0-9 _, letter first", "daily-report"),
     ({**JOB, "job_name": "j" * 33}, "job_name", "at most 32 characters", "j" * 33),
     ({**JOB, "job_name": "import"}, "job_name", "not a Python keyword", "import"),
+    # Its tests would replace the sample service's (service/tests/test_<name>.py).
+    ({**JOB, "job_name": "app"}, "job_name", "the service's tests use test_<name>.py", "app"),
     (
         {**JOB, "job_schedule": "every day"},
         "job_schedule",
@@ -334,6 +346,35 @@ def test_bad_answers_are_refused_and_nothing_is_written(
     # The rule stays readable in an 80-column terminal; only a long value is cut.
     assert len(shown) <= TERMINAL_COLUMNS, shown
     assert not [path for path in copie.test_dir.rglob("*") if path.is_file()]
+
+
+def _package_like(names: Iterable[str]) -> set[str]:
+    """The names a service name can become as a package: a-z 0-9 _, letter first."""
+    return {name for name in names if re.fullmatch(r"[a-z][a-z0-9_]*", name) and "__" not in name}
+
+
+def test_service_names_that_would_hide_a_module_the_app_imports_are_listed(
+    default_project: Path,
+) -> None:
+    # Protects: the list service_name's validator refuses covers this Python's standard
+    # library and every top-level module of the rendered app's environment (a dependency
+    # that Renovate adds lands here first: refresh the list, never the test).
+    validators = extension("validators")
+    standard_library = set(validators.STANDARD_LIBRARY_MODULES)
+    assert _package_like(sys.stdlib_module_names) <= standard_library
+    site_packages = next((default_project / ".venv" / "lib").glob("python3*/site-packages"))
+    installed: set[str] = set()
+    for path in site_packages.iterdir():
+        if path.name.endswith(".dist-info"):
+            top_level = path / "top_level.txt"
+            if top_level.is_file():
+                installed.update(top_level.read_text().split())
+        elif (path / "__init__.py").is_file():
+            installed.add(path.name)
+        elif path.suffix == ".py":
+            installed.add(path.stem)
+    listed = standard_library | set(validators.DEPENDENCY_MODULES)
+    assert _package_like(installed) - listed == set()
 
 
 @pytest.mark.parametrize(("answers", "message"), BAD_CHOICES)
