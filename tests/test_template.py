@@ -245,6 +245,18 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str, str, str]] = [
         "every day",
     ),
     (
+        {**JOB, "job_schedule": "cron(0 25 * * ? *)"},
+        "job_schedule",
+        "cron: a field out of range",
+        "cron(0 25 * * ? *)",
+    ),
+    (
+        {**JOB, "job_schedule": "cron(0/0 * * * ? *)"},
+        "job_schedule",
+        "cron: a field out of range",
+        "cron(0/0 * * * ? *)",
+    ),
+    (
         {**JOB, "job_schedule": "at(2027-01-01T00:00:00)"},
         "job_schedule",
         "give cron(...) or rate(...)",

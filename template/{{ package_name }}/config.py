@@ -24,6 +24,8 @@ Workload = Literal["api", "worker", "scheduled_job"]
 WORKLOADS: tuple[Workload, ...] = ("api", "worker", "scheduled_job")
 # EventBridge Scheduler's recurring expressions (the template's questions check the same).
 _CRON = re.compile(r"cron\((\S+ ){5}\S+\)")
+# Each cron field's values: minutes, hours, day of month, month, day of week, year.
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (1, 7), (1970, 2199))
 _RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (minute|hour|day)(?P<plural>s?)\)")
 _JOB_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -91,9 +93,17 @@ class ScheduledJobConfig:
         if rate is not None and (rate["value"] == "1") == (rate["plural"] == "s"):
             raise ValueError(f"job {self.name}: rate(1 hour), rate(2 hours), not {self.schedule}")
         if self.schedule.startswith("cron("):
-            day_fields = self.schedule[5:-1].split()[2::2][:2]
-            if day_fields.count("?") != 1:
+            fields = self.schedule[5:-1].split()
+            if fields[2::2][:2].count("?") != 1:
                 raise ValueError(f"job {self.name}: ? in exactly one day field of a cron")
+            for field, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+                # Values, not the increment after / or the n of d#n (names are left alone).
+                values = re.findall(r"[0-9]+", re.sub(r"[/#][0-9]+", "", field))
+                steps = re.findall(r"/([0-9]+)", field)
+                if any(not low <= int(v) <= high for v in values) or any(int(s) < 1 for s in steps):
+                    raise ValueError(
+                        f"job {self.name}: cron field {field!r} is not in {low}-{high}"
+                    )
         # UTC needs no time zone database (Windows has none without the tzdata package).
         if self.timezone != "UTC" and self.timezone not in zoneinfo.available_timezones():
             raise ValueError(f"job {self.name}: unknown time zone {self.timezone!r}")
