@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .support.commands import (
     COPIER,
@@ -228,3 +229,29 @@ def test_an_environment_added_to_productions_account_leaves_production_as_it_is(
     )
     new = (fresh / "orders_api" / "environments.py").read_text()
     assert 'cdk_qualifier="orderbdb9p",' in new and "creates_github_oidc_provider" not in new
+
+
+@pytest.mark.cost(5)
+def test_an_update_of_a_folder_with_glob_characters_in_its_path_keeps_what_it_runs(
+    releases: Path, tmp_path: Path
+) -> None:
+    # Protects: has_answers_file finds the answers file whatever the folder's path; copier
+    # reads it as a glob, so a folder named "team[1]" had none, and an update gave a service
+    # of an earlier release new services' defaults (arm64 tasks, a permissions boundary).
+    project = tmp_path / "team[1]" / "orders-api"
+    project.parent.mkdir()
+    answers = str(TEMPLATE / "example-answers.yml")
+    render(COPIER, releases, project, "--vcs-ref", "1.0.0", "--data-file", answers)
+    # As a service rendered before those questions: its answers file does not have them.
+    answers_file = project / ".copier-answers.yml"
+    recorded = yaml.safe_load(answers_file.read_text())
+    for question in ("cpu_architecture", "permissions_boundary"):
+        del recorded[question]
+    answers_file.write_text(yaml.safe_dump(recorded, sort_keys=False))
+    commit(project, "a service from before those questions")
+    # Its path given, as fleet and a platform engineer give it (from its own folder, "."
+    # has no glob character).
+    update = [*COPIER, "update", "--skip-answered", "--defaults", "--vcs-ref", "1.0.1"]
+    run([*update, str(project)], tmp_path)
+    updated = answers_of(project)
+    assert (updated["cpu_architecture"], updated["permissions_boundary"]) == ("x86_64", False)
