@@ -27,19 +27,13 @@ def is_in_work_tree(folder: Path) -> bool:
 def work_tree_refusal(folder: Path) -> str | None:
     """Why `folder` is not in a git work tree fleet can use, or None when it is: "not a git
     repository", or what git said (a repository another user owns, a broken one)."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode == 0 and result.stdout.strip() == "true":
-        return None
-    said = " ".join(result.stderr.split())
-    if result.returncode == 0 or "not a git repository" in said:
-        return "not a git repository (git init and commit it first)"
-    return f"git refuses it: {said}"
+    try:
+        inside = git(folder, "rev-parse", "--is-inside-work-tree").strip() == "true"
+    except GitError as error:
+        if "not a git repository" not in str(error):
+            return f"git refuses it: {error}"
+        inside = False
+    return None if inside else "not a git repository (git init and commit it first)"
 
 
 def is_tracked(folder: Path, relative: str) -> bool:
