@@ -56,6 +56,8 @@ def constructs_at(stacks: Mapping[str, Stack], path: str) -> list[IConstruct]:
             for construct in stack.node.find_all()
             if isinstance(construct, iam.Policy) and construct.node.id == "DefaultPolicy"
         ]
+    if "**" in relative:
+        raise ValueError(f"{path}: '**' stands only in '<Phase>/**/DefaultPolicy'")
     found: list[IConstruct] = [stack]
     for segment in relative.split("/"):
         found = [child for parent in found for child in _children_matching(parent, segment)]
