@@ -105,6 +105,12 @@ class Environment:
             raise SettingsError("invalid configuration: " + "; ".join(self.errors))
 
 
+def libpq_tls(sslmode: str, sslrootcert: str | None) -> dict[str, str]:
+    """libpq's TLS parameters: the mode, and the authorities when given (the service's pool
+    and its migrations connect alike)."""
+    return {"sslmode": sslmode, **({"sslrootcert": sslrootcert} if sslrootcert else {})}
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     """The `DB_*` variables: how the service and its migrations reach PostgreSQL."""
@@ -135,11 +141,7 @@ class DatabaseSettings:
         )
 
     def tls_options(self) -> dict[str, str]:
-        """libpq's TLS parameters: the mode, and the authorities when given."""
-        options = {"sslmode": self.sslmode}
-        if self.sslrootcert is not None:
-            options["sslrootcert"] = self.sslrootcert
-        return options
+        return libpq_tls(self.sslmode, self.sslrootcert)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from app.settings import Settings
+from app.settings import Settings, libpq_tls
 
 CONNECT_TIMEOUT_SECONDS = 2  # libpq treats values below 2 as 2
 # Server-side limit on every statement: a stuck query must not hold a connection forever.
@@ -149,9 +149,8 @@ def postgres_connection(settings: Settings) -> dict[str, Any]:
         "dbname": settings.db_name,
         "user": settings.db_username,
         "password": settings.db_password,
-        "sslmode": settings.db_sslmode,
-        # The RDS bundle in the image, for verify-full (the task sets both).
-        **({"sslrootcert": settings.db_sslrootcert} if settings.db_sslrootcert else {}),
+        # verify-full and the RDS bundle in the image, as the tasks set them.
+        **libpq_tls(settings.db_sslmode, settings.db_sslrootcert),
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "application_name": settings.service_name,
         "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
