@@ -79,13 +79,28 @@ def _stateful(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _listeners(template: dict[str, Any]) -> dict[Any, str]:
+    """The load balancer listeners of a template: port -> logical id."""
+    return {
+        resource["Properties"]["Port"]: logical_id
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
+    }
+
+
 def replacements(
     before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], region: str
 ) -> list[str]:
-    """What deploying ``after`` over ``before`` would delete or replace, stack by stack."""
+    """What deploying ``after`` over ``before`` would delete or replace, stack by stack, and
+    the listeners it would create on a port one already holds: CloudFormation creates the new
+    resource before it deletes the old one, and ELB refuses a second listener on a port."""
     found = []
     for stack, template in before.items():
         new_resources = after.get(stack, {}).get("Resources", {})
+        new_listeners = _listeners(after.get(stack, {}))
+        for port, logical_id in _listeners(template).items():
+            if new_listeners.get(port, logical_id) != logical_id:
+                found.append(f"{stack}/{logical_id}: port {port} moves to {new_listeners[port]}")
         for logical_id, resource in _stateful(template).items():
             where = f"{stack}/{logical_id} ({resource['Type']})"
             new = new_resources.get(logical_id)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from copier import run_recopy
 
 from .support.commands import (
     COPIER,
@@ -194,7 +196,7 @@ def test_an_environment_added_to_productions_account_leaves_production_as_it_is(
     # bootstrap qualifier (its deploy roles point at that bootstrap stack) and keeps its
     # Identity stack creating the account's GitHub OIDC provider (moving it would delete it
     # before staging could create it, refusing every GitHub role of the account in between).
-    # A new service rendered that way straight away gets both environments suffixed.
+    # A new service rendered that way straight away gets both suffixed (the test below).
     project = tmp_path / "orders-api"
     answers = str(TEMPLATE / "example-answers.yml")
     render(COPIER, releases, project, "--vcs-ref", "1.0.0", "--data-file", answers)
@@ -216,19 +218,87 @@ def test_an_environment_added_to_productions_account_leaves_production_as_it_is(
     assert 'cdk_qualifier="orderbdb9s",' in staging
     assert "creates_github_oidc_provider" not in staging
 
-    fresh = tmp_path / "fresh"
+
+@pytest.mark.cost(14)
+def test_what_each_environment_was_deployed_with_outlives_updates_recopy_and_fleet(
+    releases: Path, tmp_path: Path
+) -> None:
+    # Protects: the answers file records what each environment's stacks were deployed with
+    # (deployed_environments) and every later render keeps it. dev, which created the
+    # account's GitHub OIDC provider, leaves production's account: production keeps its
+    # suffixed qualifier and imports the provider (the retained one: creating another is
+    # refused); a domain added keeps the port-80 listener's id (a second listener on port 80
+    # is refused); the vault, locked at small's retention, keeps it as the sizing grows
+    # (immutable after the lock date). Then copier recopy and fleet's fresh render agree:
+    # recomputed from the answers, production's qualifier lost its suffix (and a second
+    # update conflicted on that line). And the answers that name or hold what is deployed
+    # are refused.
+    project = tmp_path / "orders-api"
+    answers = str(TEMPLATE / "example-answers.yml")
+    account = yaml.safe_load(Path(answers).read_text())["aws_account_id"]
+    first = {
+        "environments": '["dev", "prod"]',
+        "allow_shared_accounts": "true",
+        "dev_account_id": account,
+        "backup_vault_lock": "true",
+    }
     render(
         COPIER,
         releases,
-        fresh,
+        project,
         "--vcs-ref",
         "1.0.0",
         "--data-file",
         answers,
-        *data_arguments(shared),
+        *data_arguments(first),
     )
-    new = (fresh / "orders_api" / "environments.py").read_text()
-    assert 'cdk_qualifier="orderbdb9p",' in new and "creates_github_oidc_provider" not in new
+    environments = project / "orders_api" / "environments.py"
+    assert 'cdk_qualifier="orderbdb9p",' in environments.read_text()
+    update = [*COPIER, "update", "--skip-answered", "--defaults", "--vcs-ref", "1.0.0"]
+    later = {
+        "environments": '["prod"]',
+        "domain_name": "orders.example.com",
+        "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+        "sizing": "medium",
+    }
+    run([*update, *data_arguments(later)], project)
+    commit(project, "dev leaves; a domain; medium")
+    prod = environments.read_text()
+    assert not CONFLICT.search(prod), prod
+    assert 'cdk_qualifier="orderbdb9p",' in prod
+    assert "imports_github_oidc_provider=True" in prod
+    assert 'port_80_listener="Http"' in prod
+    assert 'SIZING_PRESETS["medium"]' in prod and "backup_vault_lock_days=7," in prod
+    # Everything after that renders the same files.
+    recopy = [*COPIER, "recopy", "--skip-answered", "--defaults", "--overwrite"]
+    run([*recopy, "--vcs-ref", "1.0.0"], project)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    drift = run(
+        [sys.executable, "-m", "fleet", "diff", "--template", str(releases), str(project)],
+        project,
+    )
+    assert "orders-api: no drift from template 1.0.0" in drift.stderr, drift.stdout + drift.stderr
+    # What names or holds deployed resources is refused, each by its rule, writing nothing.
+    # In copier's own process, through recopy's questions (the update's are the same, but
+    # it renders the old release before it asks: five seconds a refusal).
+    for question, value, rule in [
+        ("sizing", "small", "no smaller than medium on update: RDS storage cannot shrink"),
+        ("service_name", "billing-api", "names every stack and resource"),
+        ("aws_region", "eu-west-1", "every stack lives there"),
+        ("address_plan", "three-zones-before-1.0", "numbers deployed subnets"),
+        ("backup_vault_lock", False, "cannot be undone"),
+    ]:
+        with pytest.raises(ValueError, match=f"question '{question}': {rule}"):
+            run_recopy(
+                str(project),
+                data={question: value},
+                vcs_ref="1.0.0",
+                defaults=True,
+                skip_answered=True,
+                overwrite=True,
+                quiet=True,
+            )
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
 
 
 @pytest.mark.cost(5)

@@ -30,8 +30,9 @@ COMPLETION_WINDOW = Duration.days(1)
 
 class DatabaseBackup(Construct):
     """A vault encrypted with ``key``, and a plan that copies ``instance`` into it every day and
-    keeps each copy ``retention_days``. With ``lock``, the vault is locked in compliance mode
-    after ``LOCK_GRACE``: no copy can be deleted before ``retention_days``, by anyone."""
+    keeps each copy ``retention_days``. With ``lock_min_retention_days``, the vault is locked in
+    compliance mode after ``LOCK_GRACE``: no copy can be deleted before that many days, by
+    anyone, and the lock never changes again."""
 
     def __init__(
         self,
@@ -41,8 +42,13 @@ class DatabaseBackup(Construct):
         instance: rds.DatabaseInstance,
         key: kms.IKey,
         retention_days: int,
-        lock: bool = False,
+        lock_min_retention_days: int | None = None,
     ) -> None:
+        if lock_min_retention_days is not None and retention_days < lock_min_retention_days:
+            raise ValueError(
+                f"backups kept {retention_days} days fail in a vault locked at "
+                f"{lock_min_retention_days}"
+            )
         super().__init__(scope, construct_id)
         # Kept when the stack goes (a vault with recovery points cannot be deleted anyway), and
         # its access policy refuses every principal the deletion of a recovery point or a
@@ -55,13 +61,15 @@ class DatabaseBackup(Construct):
             block_recovery_point_deletion=True,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             # The access policy above can be changed by whoever may change the vault; the lock,
-            # once its grace period is over, by no one. A job kept shorter than the minimum
-            # fails: lowering the sizing's retention then needs a vault of its own.
+            # once its grace period is over, by no one, not even to raise its minimum: the
+            # minimum is the one it was locked with (EnvironmentConfig.backup_vault_lock_days),
+            # whatever the sizing becomes. A job kept shorter than the minimum would fail.
             lock_configuration=(
                 backup.LockConfiguration(
-                    min_retention=Duration.days(retention_days), changeable_for=LOCK_GRACE
+                    min_retention=Duration.days(lock_min_retention_days),
+                    changeable_for=LOCK_GRACE,
                 )
-                if lock
+                if lock_min_retention_days is not None
                 else None
             ),
         )

@@ -71,6 +71,19 @@ def _children_matching(parent: IConstruct, segment: str) -> list[IConstruct]:
     return [child for child in parent.node.children if fnmatchcase(child.node.id, segment)]
 
 
+# Where the table finds the API's port-80 listener, by the id a new load balancer gives it.
+PORT_80_LISTENERS = "Compute/LoadBalancer/Alb/"
+
+
+def _kept_listener(path: str, environment: EnvironmentConfig) -> str:
+    """The table names the port-80 listener as a new load balancer has it ('Http' without a
+    domain, 'Redirect80To443' with one); one that kept its id when the domain changed
+    (EnvironmentConfig.port_80_listener) is found under that id."""
+    if path in (f"{PORT_80_LISTENERS}Http", f"{PORT_80_LISTENERS}Redirect80To443"):
+        return f"{PORT_80_LISTENERS}{environment.port_80_listener_id}"
+    return path
+
+
 def acknowledge_pack_findings(
     stacks: Mapping[str, Stack], *, service: ServiceConfig, environment: EnvironmentConfig
 ) -> None:
@@ -80,7 +93,7 @@ def acknowledge_pack_findings(
         if not packs or not applies(row, service, environment):
             continue
         for path in row.paths:
-            found = constructs_at(stacks, path)
+            found = constructs_at(stacks, _kept_listener(path, environment))
             if not found:
                 raise LookupError(f"{row.rule}: nothing at {path} in {environment.name}")
             for construct in found:

@@ -147,6 +147,7 @@ class ComputeStack(PhaseStack):
             security_group=network.load_balancer_security_group,
             load_balancer_name=service.resource_name(environment),
             domain=environment.domain,
+            port_80_listener_id=environment.port_80_listener_id,
             # Every environment's, where compliance packs are chosen (ELBDeletionProtectionEnabled).
             deletion_protection=environment.is_production or service.has_compliance_packs,
         )

@@ -21,6 +21,9 @@ CpuArchitecture = Literal["arm64", "x86_64"]
 # What the service runs, all from one image: an HTTP API behind the load balancer, a worker
 # that consumes the service's SQS queue, and jobs EventBridge Scheduler starts on a schedule.
 Workload = Literal["api", "worker", "scheduled_job"]
+# The construct id of the API load balancer's port-80 listener: CDK's redirect to HTTPS with a
+# domain, a plain forward without one (workloads/load_balancer.py).
+Port80Listener = Literal["Http", "Redirect80To443"]
 WORKLOADS: tuple[Workload, ...] = ("api", "worker", "scheduled_job")
 # EventBridge Scheduler's recurring expressions (the template's questions check the same).
 _CRON = re.compile(r"cron\((\S+ ){5}\S+\)")
@@ -150,12 +153,38 @@ class EnvironmentConfig:
     # an environment before it shares the account: it created it before that one joined,
     # and moving it would refuse every GitHub role of the account in between.
     creates_github_oidc_provider: bool = False
+    # This environment's Identity stack imports the account's GitHub OIDC provider although
+    # it is the account's first: the environment that created it has left the account, and
+    # the provider stayed (it is retained; AWS allows one per account).
+    imports_github_oidc_provider: bool = False
+    # The port-80 listener keeps the construct id it was deployed with when the domain comes
+    # or goes (None: by the domain, port_80_listener_id). CloudFormation would create the new
+    # listener before deleting the old one, and ELB refuses a second listener on a port.
+    port_80_listener: Port80Listener | None = None
+    # The minimum retention a locked backup vault was locked with (None: the sizing's). After
+    # the lock date AWS Backup refuses any change of it, so a sizing change keeps it.
+    backup_vault_lock_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.region_zones[: len(self.availability_zones)] != self.availability_zones:
             raise ValueError("availability_zones must be the first of region_zones")
         if self.fargate_spot and self.is_production:
             raise ValueError("production never runs on Fargate Spot")
+        if self.creates_github_oidc_provider and self.imports_github_oidc_provider:
+            raise ValueError(f"{self.name}: creates or imports the GitHub OIDC provider, not both")
+
+    @property
+    def port_80_listener_id(self) -> Port80Listener:
+        """'Redirect80To443' with a domain, 'Http' without, unless the listener kept another."""
+        if self.port_80_listener is not None:
+            return self.port_80_listener
+        return "Http" if self.domain is None else "Redirect80To443"
+
+    @property
+    def backup_retention_days(self) -> int:
+        """How long each AWS Backup copy is kept: the sizing's, and never less than a locked
+        vault's minimum (a shorter job would fail)."""
+        return max(self.sizing.database_backup_retention_days, self.backup_vault_lock_days or 0)
 
     @property
     def is_production(self) -> bool:
@@ -286,8 +315,9 @@ class ServiceConfig:
     def creates_oidc_provider(self, environment: EnvironmentConfig) -> bool:
         """AWS allows one GitHub OIDC provider per account: one environment of each account
         creates it (unless it already exists), the others import it. That is the account's
-        first environment, unless another one says it created it first."""
-        if self.github.import_oidc_provider:
+        first environment, unless another one says it created it first, or it says it imports
+        the provider an environment that has left the account created."""
+        if self.github.import_oidc_provider or environment.imports_github_oidc_provider:
             return False
         in_account = [e for e in self.environments if e.account == environment.account]
         creator = next((e for e in in_account if e.creates_github_oidc_provider), in_account[0])

@@ -335,8 +335,13 @@ class DatastoreStack(PhaseStack):
                 "Backup",
                 instance=self.database.instance,
                 key=self.secrets_key,
-                retention_days=environment.sizing.database_backup_retention_days,
-                lock=service.backup_vault_lock,
+                retention_days=environment.backup_retention_days,
+                lock_min_retention_days=(
+                    environment.backup_vault_lock_days
+                    or environment.sizing.database_backup_retention_days
+                    if service.backup_vault_lock
+                    else None
+                ),
             )
             CfnOutput(self, "BackupVaultName", value=self.backup.vault.backup_vault_name)
         if not environment.sizing.database_multi_az:

@@ -25,6 +25,7 @@ import hashlib
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -35,13 +36,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
+from psycopg import errors
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from app.logs import configure_logging, log_event
-from app.settings import MigrationSettings, SettingsError
+from app.settings import LIBPQ_DEAD_PEER_DETECTION, MigrationSettings, SettingsError
 
 EXIT_OK = 0
 EXIT_MIGRATION_FAILED = 1
@@ -57,6 +59,8 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "migrations"
 LOCK_NAME = "app.migrate"
 LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
 CONNECT_TIMEOUT_SECONDS = 10
+# How often a run waiting for the lock tries it again.
+LOCK_POLL_SECONDS = 0.5
 
 
 def main(
@@ -125,6 +129,7 @@ def database_url(settings: MigrationSettings) -> URL:
         query={
             **database.tls_options(),
             "connect_timeout": str(CONNECT_TIMEOUT_SECONDS),
+            **LIBPQ_DEAD_PEER_DETECTION,
             "application_name": f"{settings.service_name}-migrate",
         },
     )
@@ -141,25 +146,37 @@ def prepare_session(connection: Connection, settings: MigrationSettings) -> None
         role = connection.dialect.identifier_preparer.quote_identifier(settings.schema_owner)
         connection.exec_driver_sql(f"SET ROLE {role}")
     # Another run holding the lock is migrating, legitimately: wait for it as long as one of
-    # its statements may run, not the short lock_timeout. lock_timeout bounds the wait (it
-    # applies to advisory locks too); statement_timeout is off meanwhile, so that a wait too
-    # long fails as LockNotAvailable, like any other lock.
-    _set_timeout(connection, "lock_timeout", settings.statement_timeout_seconds)
-    connection.execute(text("SELECT set_config('statement_timeout', '0', false)"))
-    key = {"key": LOCK_KEY}
-    if not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
-        log_event(
-            "migration_waiting",
-            lock=LOCK_NAME,
-            timeout_seconds=settings.statement_timeout_seconds,
-        )
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+    # its statements may run, not the short lock_timeout, and fail as any lock wait does.
+    # The wait polls between transactions instead of blocking in pg_advisory_lock: a
+    # statement waiting there holds a snapshot, which a CREATE INDEX CONCURRENTLY in the
+    # run holding the lock waits for, and PostgreSQL then ends the build as a deadlock (an
+    # INVALID index that fails every later run).
+    _wait_for_lock(connection, settings.statement_timeout_seconds)
     _set_timeout(connection, "lock_timeout", settings.lock_timeout_seconds)
     _set_timeout(connection, "statement_timeout", settings.statement_timeout_seconds)
     # Session settings outlive the transaction only once it commits (the advisory lock is the
     # session's either way); and Alembic must start outside any transaction, or it would run
     # every revision inside this one instead of one transaction each.
     connection.commit()
+
+
+def _wait_for_lock(connection: Connection, timeout_seconds: float) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    if _try_lock(connection):
+        return
+    log_event("migration_waiting", lock=LOCK_NAME, timeout_seconds=timeout_seconds)
+    while (remaining := deadline - time.monotonic()) > 0:
+        time.sleep(min(LOCK_POLL_SECONDS, remaining))
+        if _try_lock(connection):
+            return
+    raise errors.LockNotAvailable(f"{LOCK_NAME} held for over {timeout_seconds} s")
+
+
+def _try_lock(connection: Connection) -> bool:
+    """One attempt, in a transaction of its own that ends before the next one."""
+    taken = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}))
+    connection.commit()
+    return taken
 
 
 def _set_timeout(connection: Connection, name: str, seconds: float) -> None:

@@ -105,6 +105,20 @@ class Environment:
             raise SettingsError("invalid configuration: " + "; ".join(self.errors))
 
 
+# A connection whose server stops answering without closing it (an RDS failover fences the
+# old primary) fails in about 11 seconds instead of the kernel's 15 minutes of retries: TCP
+# keepalives from 5 seconds of silence, and a 10-second bound on unacknowledged data (AWS's
+# RDS failover guidance asks clients for aggressive keepalives). The pool and the migrations
+# connect alike.
+LIBPQ_DEAD_PEER_DETECTION = {
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "10000",
+}
+
+
 def libpq_tls(sslmode: str, sslrootcert: str | None) -> dict[str, str]:
     """libpq's TLS parameters: the mode, and the authorities when given (the service's pool
     and its migrations connect alike)."""

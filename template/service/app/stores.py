@@ -17,8 +17,9 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 
-from app.settings import Settings, libpq_tls
+from app.settings import LIBPQ_DEAD_PEER_DETECTION, Settings, libpq_tls
 
 CONNECT_TIMEOUT_SECONDS = 2  # libpq treats values below 2 as 2
 # Server-side limit on every statement: a stuck query must not hold a connection forever.
@@ -125,8 +126,11 @@ class RedisCache:
         self._client = client
 
     async def ping(self) -> None:
-        if await self._client.ping() is not True:
-            raise RuntimeError("unexpected reply to PING")
+        """The node answers as the primary. After a failover the old primary answers PING as
+        a replica, and every write there fails (READONLY)."""
+        role = await self._client.role()
+        if not role or role[0] not in (b"master", "master"):
+            raise RuntimeError("the cache endpoint is not the primary")
 
     async def increment(self, key: str) -> int:
         return int(await self._client.incr(key))
@@ -152,6 +156,7 @@ def postgres_connection(settings: Settings) -> dict[str, Any]:
         # verify-full and the RDS bundle in the image, as the tasks set them.
         **libpq_tls(settings.db_sslmode, settings.db_sslrootcert),
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        **LIBPQ_DEAD_PEER_DETECTION,
         "application_name": settings.service_name,
         "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
         # Each call here is one statement; a team that needs a transaction opens one
@@ -195,8 +200,12 @@ def redis_client(settings: Settings) -> redis.Redis:
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
         socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
         # One immediate retry replaces a pooled connection that a failover or restart
-        # closed; more would only delay reporting an outage.
-        retry=Retry(NoBackoff(), retries=1),
+        # closed, or that still reaches the old primary, now a replica (READONLY): the retry
+        # reconnects through the primary endpoint's DNS. More would only delay reporting an
+        # outage.
+        retry=Retry(
+            NoBackoff(), retries=1, supported_errors=(ConnectionError, TimeoutError, ReadOnlyError)
+        ),
         client_name=settings.service_name,
         **tls_options,
     )

@@ -260,6 +260,17 @@ class RedisServer:
     password: str
     ca_file: Path
 
+    def client(self) -> redis.Redis:
+        """A client of the server itself (AUTH, TLS): what tests start and administer it with."""
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.tls_port,
+            password=self.password,
+            ssl=True,
+            ssl_ca_certs=str(self.ca_file),
+            socket_connect_timeout=1,
+        )
+
 
 @contextmanager
 def start_redis(directory: Path, certificates: Certificates) -> Iterator[RedisServer]:
@@ -291,14 +302,7 @@ def start_redis(directory: Path, certificates: Certificates) -> Iterator[RedisSe
     with logfile.open("w") as log:
         process = subprocess.Popen([binary, str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
-        client = redis.Redis(
-            host="127.0.0.1",
-            port=server.tls_port,
-            password=server.password,
-            ssl=True,
-            ssl_ca_certs=str(certificates.ca_file),
-            socket_connect_timeout=1,
-        )
+        client = server.client()
 
         def answers() -> bool:
             if process.poll() is not None:

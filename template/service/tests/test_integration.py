@@ -6,7 +6,9 @@ fails these tests instead of skipping them.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +19,13 @@ import redis
 import redis.asyncio
 import trustme
 from conftest import INTEGRATION
-from servers import PostgresServer, ServiceProcess, wait_for
+from servers import PostgresServer, RedisServer, ServiceProcess, free_port, wait_for
+from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
+from app.migrate import database_url
 from app.server import create_app
-from app.settings import Settings
+from app.settings import MigrationSettings, Settings
 from app.stores import open_stores, postgres_connection, postgres_pool, redis_client
 
 pytestmark = [
@@ -58,6 +62,47 @@ async def test_queries_run_through_one_pooled_tls_connection(settings: Settings)
         assert application_name == "integration-test"
 
 
+# What the kernel must hold on a database socket: keepalives on, first probe after 5 s of
+# silence, every 2 s, 3 unanswered probes, and unacknowledged data dropped after 10 s.
+DEAD_PEER_SOCKET_OPTIONS = (1, 5, 2, 3, 10_000)
+
+
+def _socket_options(descriptor: int) -> tuple[int, ...]:
+    with socket.socket(fileno=os.dup(descriptor)) as peer:
+        return (
+            peer.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+        )
+
+
+async def test_the_pools_connections_give_up_on_a_silent_server_in_seconds(
+    settings: Settings,
+) -> None:
+    # Protects: libpq really sets TCP keepalives and the send timeout on the pool's sockets
+    # (as the kernel reads them back), so a server that stops answering without closing (a
+    # fenced primary after a failover) fails a request in about 11 s, not 15 minutes.
+    connection = await psycopg.AsyncConnection.connect(**postgres_connection(settings))
+    async with connection:
+        assert _socket_options(connection.pgconn.socket) == DEAD_PEER_SOCKET_OPTIONS
+
+
+def test_the_migrations_connection_gives_up_on_a_silent_server_in_seconds(
+    integration_env: dict[str, str],
+) -> None:
+    # Protects: the same through SQLAlchemy's URL, which the migrations connect with.
+    engine = create_engine(database_url(MigrationSettings.from_env(integration_env)))
+    try:
+        with engine.connect() as connection:
+            driver = connection.connection.dbapi_connection
+            assert isinstance(driver, psycopg.Connection)
+            assert _socket_options(driver.pgconn.socket) == DEAD_PEER_SOCKET_OPTIONS
+    finally:
+        engine.dispose()
+
+
 async def test_a_database_certificate_the_authorities_did_not_sign_is_refused(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -86,6 +131,41 @@ async def test_redis_with_auth_over_tls(settings: Settings) -> None:
         await stores.cache.ping()
         first = await stores.cache.increment("integration:counter")
         assert await stores.cache.increment("integration:counter") == first + 1
+
+
+async def test_a_cache_node_a_failover_demoted_is_left_and_not_ready(
+    settings: Settings, redis_server: RedisServer
+) -> None:
+    # Protects: after an ElastiCache failover the old primary answers as a replica. A write
+    # there fails (READONLY) and drops the connection that reached it, so the next one goes
+    # through the primary endpoint's DNS to the new primary; readiness names the cache instead
+    # of answering "ok" to PING. Simulated with REPLICAOF on the test's server.
+    admin = redis_server.client()
+
+    def application_connections() -> set[int]:
+        return {
+            int(client["id"])
+            for client in admin.client_list()
+            if client.get("name") == settings.service_name
+        }
+
+    try:
+        async with open_stores(settings) as stores:
+            await stores.cache.increment("integration:failover")
+            before = application_connections()
+            assert before
+            admin.replicaof("127.0.0.1", free_port())
+            try:
+                with pytest.raises(redis.ReadOnlyError):
+                    await stores.cache.increment("integration:failover")
+                assert not before & application_connections()
+                with pytest.raises(RuntimeError, match="not the primary"):
+                    await stores.cache.ping()
+            finally:
+                admin.replicaof("NO", "ONE")
+            await stores.cache.ping()
+    finally:
+        admin.close()
 
 
 async def test_redis_rejects_a_wrong_token(settings: Settings) -> None:

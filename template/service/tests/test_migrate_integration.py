@@ -189,6 +189,43 @@ def test_a_run_waits_while_another_holds_the_advisory_lock(
     assert result.events() == ["migration_waiting", *applied, "schema_migrated"]
 
 
+def test_runs_waiting_for_the_lock_leave_a_concurrent_index_to_build(
+    fresh_database: dict[str, str],
+    postgres_server: PostgresServer,
+    service_dir: Path,
+    revisions: Any,
+) -> None:
+    # Protects: the README's CREATE INDEX CONCURRENTLY, in a release whose tasks start
+    # together. A run waiting for the lock inside a statement held a snapshot the index build
+    # waited for, and PostgreSQL ended the build as a deadlock: an INVALID index, every later
+    # run failing on it.
+    name = fresh_database["DB_NAME"]
+    assert run_migrate(service_dir, fresh_database).returncode == 0
+    location = revisions(
+        "c1c0000000a1",
+        """
+        with op.get_context().autocommit_block():
+            op.create_index("visits_count_idx", "visits", ["count"], postgresql_concurrently=True)
+        """,
+    )
+    with postgres_server.connect(name) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        runs = [
+            MigrateProcess(service_dir, fresh_database, script_location=location) for _ in range(2)
+        ]
+        for run in runs:
+            wait_for(lambda run=run: run.logged("migration_waiting"), timeout=30, what="waiting")
+        holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+        results = [run.finish() for run in runs]
+    assert [r.returncode for r in results] == [0, 0], [r.stdout + r.stderr for r in results]
+    assert sorted(r.events()[-1] for r in results) == ["schema_current", "schema_migrated"]
+    with postgres_server.connect(name) as conn:
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'visits_count_idx'::regclass"
+        ).fetchone()
+    assert valid == (True,)
+
+
 def test_waiting_for_the_advisory_lock_is_bounded(
     fresh_database: dict[str, str], postgres_server: PostgresServer, service_dir: Path
 ) -> None:

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ..acknowledgements import ACCESS_LOG_BUCKET
-from ..config import DomainConfig
+from ..config import DomainConfig, Port80Listener
 from ..policy import acknowledge
 
 ACCESS_LOG_EXPIRY = Duration.days(365)
@@ -31,6 +31,7 @@ class LoadBalancer(Construct):
         security_group: ec2.ISecurityGroup,
         load_balancer_name: str,
         domain: DomainConfig | None,
+        port_80_listener_id: Port80Listener,
         deletion_protection: bool,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -65,9 +66,11 @@ class LoadBalancer(Construct):
         )
         self.alb.log_access_logs(self.access_logs, prefix="alb")
 
+        # The port-80 listener's id is the environment's (config.EnvironmentConfig): a domain
+        # added or removed changes what it does, never which resource it is.
         if domain is None:
             self.listener = self.alb.add_listener(
-                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
+                port_80_listener_id, port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
             )
             return
 
@@ -91,7 +94,16 @@ class LoadBalancer(Construct):
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
             open=False,
         )
-        self.alb.add_redirect(source_port=80, target_port=443, open=False)
+        # What ApplicationLoadBalancer.add_redirect builds, under the environment's id.
+        self.alb.add_listener(
+            port_80_listener_id,
+            port=80,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=False,
+            default_action=elbv2.ListenerAction.redirect(
+                protocol="HTTPS", port="443", permanent=True
+            ),
+        )
         route53.ARecord(
             self,
             "AliasRecord",
