@@ -287,6 +287,7 @@ def test_what_each_environment_was_deployed_with_outlives_updates_recopy_and_fle
         ("aws_region", "eu-west-1", "every stack lives there"),
         ("address_plan", "three-zones-before-1.0", "numbers deployed subnets"),
         ("backup_vault_lock", False, "cannot be undone"),
+        ("backup_plan", False, "the vault is kept and could not be created again"),
     ]:
         with pytest.raises(ValueError, match=f"question '{question}': {rule}"):
             run_recopy(
@@ -299,6 +300,44 @@ def test_what_each_environment_was_deployed_with_outlives_updates_recopy_and_fle
                 quiet=True,
             )
     assert run(["git", "status", "--porcelain"], project).stdout == ""
+
+
+@pytest.mark.cost(5)
+def test_a_service_that_drops_its_compliance_packs_keeps_its_backups_and_rotation(
+    releases: Path, tmp_path: Path
+) -> None:
+    # Protects: with a pack, backup_plan and cache_token_rotation are never asked, so never
+    # recorded; dropping the packs then asked them with the defaults of a service rendered
+    # before them (off), and production lost its AWS Backup plan and the token rotation.
+    project = tmp_path / "orders-api"
+    packs = {
+        "compliance_packs": "[hipaa]",
+        "domain_name": "orders.example.com",
+        "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    }
+    answers = str(TEMPLATE / "example-answers.yml")
+    render(
+        COPIER,
+        releases,
+        project,
+        "--vcs-ref",
+        "1.0.0",
+        "--data-file",
+        answers,
+        *data_arguments(packs),
+    )
+    assert "backup_plan" not in answers_of(project)
+    run_recopy(
+        str(project),
+        data={"compliance_packs": []},
+        vcs_ref="1.0.0",
+        defaults=True,
+        skip_answered=True,
+        overwrite=True,
+        quiet=True,
+    )
+    kept = answers_of(project)
+    assert (kept["backup_plan"], kept["cache_token_rotation"]) == (True, True)
 
 
 @pytest.mark.cost(5)
