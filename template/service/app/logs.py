@@ -12,12 +12,16 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 LOGGER_NAME = "sample_service"
 logger = logging.getLogger(LOGGER_NAME)
 REDACTED = "[redacted]"
+# The HTTP request a line belongs to, set by server.AccessLogMiddleware for the request's
+# task: every event logged while serving it carries it as "request_id".
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,4 +70,7 @@ def configure_logging(*, secrets: Iterable[str] = (), level: int = logging.INFO)
 
 def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log a named event with structured fields. Never pass secrets here."""
+    current_request = request_id.get()
+    if current_request is not None:
+        fields = {**fields, "request_id": current_request}
     logger.log(level, event, extra={"fields": fields})

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.health import DependencyMonitor, dependency_checks, run_checks
-from app.logs import log_event
+from app.logs import log_event, request_id
 from app.settings import Settings
 from app.stores import Stores, open_stores
 
@@ -132,8 +133,15 @@ async def server_error(_request: Request, exc: Exception) -> Response:
     return json_response({"error": "internal error"}, 500)
 
 
+# The longest request id taken from a header; a longer one is cut.
+MAX_REQUEST_ID_LENGTH = 128
+
+
 class AccessLogMiddleware:
-    """One `"event": "access"` line per HTTP request, written when the response is done."""
+    """One `"event": "access"` line per HTTP request, written when the response is done, and
+    one id per request on every line logged while serving it and in the `X-Request-Id`
+    response header: the load balancer's `X-Amzn-Trace-Id`, which its own access logs record
+    as `trace_id`, or a new one where no load balancer set it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -144,17 +152,30 @@ class AccessLogMiddleware:
             return
         started = time.monotonic()
         status = 500  # if the app fails before it starts a response
+        headers = Headers(scope=scope)
+        this_request = (
+            headers.get("x-amzn-trace-id", "")[:MAX_REQUEST_ID_LENGTH] or uuid.uuid4().hex
+        )
+        # Never reset: the 500 handler runs after this middleware, in the request's own task
+        # (a context of its own, discarded with it).
+        request_id.set(this_request)
 
         async def send_and_record_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", this_request.encode("latin-1")),
+                    ],
+                }
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_record_status)
         finally:
-            headers = Headers(scope=scope)
             log_event(
                 "access",
                 method=scope["method"],

@@ -183,6 +183,26 @@ def test_one_json_access_log_line_per_request(
     assert SECRET_PASSWORD not in text
 
 
+def test_every_line_of_a_request_carries_its_id(
+    make_client: MakeClient, fake_stores: FakeStores, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Protects: the lines of one request are found together, and beside the load balancer's
+    # own access log, which records the same X-Amzn-Trace-Id as its trace_id.
+    fake_stores.cache.error = redis.ConnectionError("down")
+    client = make_client()
+    trace = "Root=1-67891233-abcdef012345678912345678"
+    with caplog.at_level(logging.INFO):
+        traced = client.get("/", headers={"X-Amzn-Trace-Id": trace})
+        untraced = client.get("/")
+    assert traced.headers["x-request-id"] == trace
+    first_failure, second_failure = events(caplog, "request_dependency_failed")
+    first_access, second_access = events(caplog, "access")
+    assert first_failure["request_id"] == first_access["request_id"] == trace
+    own = untraced.headers["x-request-id"]
+    assert second_failure["request_id"] == second_access["request_id"] == own
+    assert len(own) == 32 and own != trace
+
+
 def test_a_bug_is_a_json_500_logged_by_class_only(
     settings: Settings, fake_stores: FakeStores, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -198,5 +218,8 @@ def test_a_bug_is_a_json_500_logged_by_class_only(
     assert response.json() == {"error": "internal error"}
     [failed] = events(caplog, "request_failed")
     assert failed["error"] == "AttributeError"
+    # The 500 handler runs outside the access log's middleware, still within the request.
+    [access] = events(caplog, "access")
+    assert failed["request_id"] == access["request_id"]
     [access] = events(caplog, "access")
     assert access["status"] == 500
