@@ -245,9 +245,9 @@ def integration_env(
 
 
 @pytest.fixture(scope="session")
-def sqs_server() -> Iterator[SqsServer]:
+def sqs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqsServer]:
     """moto's server mode: a local server that speaks the SQS protocol. Not AWS."""
-    with start_sqs() as server:
+    with start_sqs(tmp_path_factory.mktemp("sqs")) as server:
         yield server
 
 

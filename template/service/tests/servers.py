@@ -358,21 +358,39 @@ class SqsServer:
 
 
 @contextmanager
-def start_sqs() -> Iterator[SqsServer]:
-    """A local SQS-protocol server (moto's ThreadedMotoServer) in this process."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    # Its HTTP server logs every request on stderr.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+def start_sqs(directory: Path) -> Iterator[SqsServer]:
+    """A local SQS-protocol server: moto's server mode, in a process of its own as a queue
+    service is. (Started by its command, never imported: mypy would then analyse all of
+    moto, two thousand modules, for every cold type check of the project.)"""
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = SqsServer(endpoint_url=f"http://127.0.0.1:{port}")
+    logfile = directory / "moto.log"
+    with logfile.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        yield SqsServer(endpoint_url=f"http://127.0.0.1:{port}")
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto's server exited:\n{logfile.read_text(errors='replace')}")
+            try:
+                server.client().list_queues()
+            except Exception:  # botocore's connection errors, until it listens
+                return False
+            return True
+
+        wait_for(answers, timeout=START_TIMEOUT_SECONDS, what="moto's SQS server to answer")
+        yield server
     finally:
-        server.stop()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # ---------------------------------------------------------------- the service itself
