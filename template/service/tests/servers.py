@@ -272,6 +272,16 @@ class RedisServer:
         )
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s: a server the tests started goes with them."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def start_redis(directory: Path, certificates: Certificates) -> Iterator[RedisServer]:
     """redis-server with AUTH (requirepass) and TLS only (no plain-text port)."""
@@ -316,12 +326,7 @@ def start_redis(directory: Path, certificates: Certificates) -> Iterator[RedisSe
         client.close()
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 # ---------------------------------------------------------------- SQS
@@ -385,12 +390,7 @@ def start_sqs(directory: Path) -> Iterator[SqsServer]:
         wait_for(answers, timeout=START_TIMEOUT_SECONDS, what="moto's SQS server to answer")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 # ---------------------------------------------------------------- the service itself
