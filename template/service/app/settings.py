@@ -142,15 +142,20 @@ class DatabaseSettings:
     @classmethod
     def read(cls, env: Environment) -> DatabaseSettings:
         sslrootcert = env.optional("DB_SSLROOTCERT", "") or None
+        sslmode = env.choice("DB_SSLMODE", "require", SSL_MODES)
         if sslrootcert is not None and not os.path.isfile(sslrootcert):
             env.errors.append(f"DB_SSLROOTCERT must name a readable file, got {sslrootcert!r}")
+        elif sslrootcert is None and sslmode in ("verify-ca", "verify-full"):
+            # libpq would look for ~/.postgresql/root.crt, which no image has: every
+            # connection would fail while the process looks healthy.
+            env.errors.append(f"DB_SSLMODE={sslmode} needs DB_SSLROOTCERT (the authorities)")
         return cls(
             host=env.required("DB_HOST"),
             port=env.port("DB_PORT", "5432"),
             name=env.required("DB_NAME"),
             username=env.required("DB_USERNAME"),
             password=env.required("DB_PASSWORD", secret=True),
-            sslmode=env.choice("DB_SSLMODE", "require", SSL_MODES),
+            sslmode=sslmode,
             sslrootcert=sslrootcert,
         )
 

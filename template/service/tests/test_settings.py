@@ -32,6 +32,7 @@ def test_explicit_values(base_env: dict[str, str], tmp_path: Path) -> None:
         "SERVICE_NAME": "orders",
         "DB_PORT": "6543",
         "DB_SSLMODE": "verify-full",
+        "DB_SSLROOTCERT": str(ca_file),
         "REDIS_PORT": "6380",
         "REDIS_TLS": "false",
         "REDIS_CA_FILE": str(ca_file),
@@ -116,9 +117,23 @@ def test_liveness_and_readiness_paths_differ(base_env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("mode", ["disable", "require", "verify-ca", "verify-full"])
-def test_db_sslmode_accepts_libpq_modes(base_env: dict[str, str], mode: str) -> None:
-    base_env["DB_SSLMODE"] = mode
+def test_db_sslmode_accepts_libpq_modes(
+    base_env: dict[str, str], mode: str, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("not parsed here")
+    base_env |= {"DB_SSLMODE": mode, "DB_SSLROOTCERT": str(bundle)}
     assert Settings.from_env(base_env).db_sslmode == mode
+
+
+@pytest.mark.parametrize("mode", ["verify-ca", "verify-full"])
+def test_a_verifying_sslmode_needs_the_authorities(base_env: dict[str, str], mode: str) -> None:
+    # Protects: a task configured to verify without a bundle fails at start-up, naming both
+    # variables, instead of passing its health check while no connection can be made.
+    base_env["DB_SSLMODE"] = mode
+    base_env.pop("DB_SSLROOTCERT", None)
+    with pytest.raises(SettingsError, match=f"DB_SSLMODE={mode} needs DB_SSLROOTCERT"):
+        Settings.from_env(base_env)
 
 
 def test_db_sslmode_rejects_unknown_modes(base_env: dict[str, str]) -> None:
