@@ -153,6 +153,11 @@ class AccessLogMiddleware:
         started = time.monotonic()
         status = 500  # if the app fails before it starts a response
         headers = Headers(scope=scope)
+        if headers.get("x-forwarded-proto") == "https":
+            # Behind the HTTPS listener (the load balancer sets the header): URLs the app
+            # builds, such as Starlette's redirect to a path without its trailing slash,
+            # must say https, or the browser leaves TLS.
+            scope = {**scope, "scheme": "https"}
         this_request = (
             headers.get("x-amzn-trace-id", "")[:MAX_REQUEST_ID_LENGTH] or uuid.uuid4().hex
         )

@@ -183,6 +183,17 @@ def test_one_json_access_log_line_per_request(
     assert SECRET_PASSWORD not in text
 
 
+def test_urls_behind_the_https_listener_say_https(make_client: MakeClient) -> None:
+    # Protects: a redirect the app builds keeps the browser on HTTPS behind the load balancer
+    # (uvicorn's proxy headers are off: it would trust the client's X-Forwarded-For).
+    client = make_client()
+    behind = client.get("/health/", headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
+    assert behind.status_code == 307
+    assert behind.headers["location"].startswith("https://")
+    direct = client.get("/health/", follow_redirects=False)
+    assert direct.headers["location"].startswith("http://")
+
+
 def test_every_line_of_a_request_carries_its_id(
     make_client: MakeClient, fake_stores: FakeStores, caplog: pytest.LogCaptureFixture
 ) -> None:
