@@ -96,6 +96,7 @@ class WorkloadTask(Construct):
             secrets=dict(runtime.secrets),
             # How long the workload may take to stop after SIGTERM (ECS's default: 30 s).
             stop_timeout=stop_timeout,
+            linux_parameters=_with_an_init_process(self, "LinuxParameters"),
         )
         self.container.add_container_dependencies(
             ecs.ContainerDependency(
@@ -189,7 +190,15 @@ class WorkloadTask(Construct):
             readonly_root_filesystem=True,
             environment=dict(runtime.migration_environment),
             secrets=dict(runtime.migration_secrets),
+            linux_parameters=_with_an_init_process(self, "MigrationLinuxParameters"),
         )
+
+
+def _with_an_init_process(scope: Construct, construct_id: str) -> ecs.LinuxParameters:
+    """A tiny init process as PID 1 (ECS's initProcessEnabled): it passes SIGTERM on and reaps
+    orphans. Python as PID 1 ignores a signal it has no handler for, so a migration or a job
+    stopped by ECS would only end at SIGKILL, 30 s later, without cleaning up."""
+    return ecs.LinuxParameters(scope, construct_id, init_process_enabled=True)
 
 
 def workload_service(
