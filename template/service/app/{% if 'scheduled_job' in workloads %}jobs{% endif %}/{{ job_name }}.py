@@ -11,8 +11,9 @@ HTTP variables at their defaults), then:
 4. releases the lock and logs `job_finished`.
 
 Exit status: 0 done or skipped; 1 failed (`job_failed` names the stage and the exception's
-class; the alarm topic hears of it); 2 bad configuration. Every line on stdout is one JSON
-object (app/logs.py); nothing of a secret.
+class; the alarm topic hears of it); 2 bad configuration; 143 stopped by SIGTERM (ECS
+stopping the task: `job_stopped`, and the lock released for the next run). Every line on
+stdout is one JSON object (app/logs.py); nothing of a secret.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import json
 import logging
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Mapping
@@ -33,6 +35,7 @@ from app.stores import Stores, open_stores
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIGURATION_ERROR = 2
+EXIT_STOPPED = 128 + signal.SIGTERM  # as a shell reports a process SIGTERM ended
 # The module's name is the job's (python -m app.jobs.<name>).
 JOB = Path(__file__).stem
 REPORT_DAYS = 7
@@ -83,10 +86,11 @@ async def run(settings: Settings, stores: Stores) -> int:
             days_with_visits=len(days),
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
-    try:
-        await stores.cache.release(lock_key(settings), token)
-    except Exception as exc:  # it expires by itself (LOCK_TTL_SECONDS)
-        log_event("job_lock_not_released", logging.WARNING, job=JOB, error=type(exc).__name__)
+    finally:  # a SIGTERM (the task cancelled) too: the next run must not wait an hour
+        try:
+            await stores.cache.release(lock_key(settings), token)
+        except Exception as exc:  # it expires by itself (LOCK_TTL_SECONDS)
+            log_event("job_lock_not_released", logging.WARNING, job=JOB, error=type(exc).__name__)
     return status
 
 
@@ -96,8 +100,17 @@ def _failed(stage: str, exc: Exception) -> int:
 
 
 async def run_with_stores(settings: Settings) -> int:
-    async with open_stores(settings) as stores:
-        return await run(settings, stores)
+    """Run the job with its stores; SIGTERM (ECS stopping the task) cancels it, which
+    releases its lock, and ends it with EXIT_STOPPED."""
+    this_run = asyncio.current_task()
+    assert this_run is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, this_run.cancel)
+    try:
+        async with open_stores(settings) as stores:
+            return await run(settings, stores)
+    except asyncio.CancelledError:
+        log_event("job_stopped", logging.WARNING, job=JOB, signal=signal.SIGTERM.name)
+        return EXIT_STOPPED
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
