@@ -9,8 +9,10 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -129,8 +131,18 @@ async def http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def server_error(_request: Request, exc: Exception) -> Response:
-    log_event("request_failed", logging.ERROR, error=type(exc).__name__)
+    log_event("request_failed", logging.ERROR, error=type(exc).__name__, where=raised_at(exc))
     return json_response({"error": "internal error"}, 500)
+
+
+def raised_at(exc: BaseException) -> str | None:
+    """Where a bug raised: 'server.py:87:root', the innermost frame's file, line and function.
+    Never the message or the values of locals, which can quote data or connection details."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return None
+    innermost = frames[-1]
+    return f"{Path(innermost.filename).name}:{innermost.lineno}:{innermost.name}"
 
 
 # The longest request id taken from a header; a longer one is cut.

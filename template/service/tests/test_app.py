@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date
 
 import psycopg
@@ -229,6 +230,8 @@ def test_a_bug_is_a_json_500_logged_by_class_only(
     assert response.json() == {"error": "internal error"}
     [failed] = events(caplog, "request_failed")
     assert failed["error"] == "AttributeError"
+    # Where, to find the bug: the file, line and function, nothing of the message.
+    assert re.fullmatch(r"server\.py:\d+:root", str(failed["where"])), failed
     # The 500 handler runs outside the access log's middleware, still within the request.
     [access] = events(caplog, "access")
     assert failed["request_id"] == access["request_id"]
