@@ -158,6 +158,15 @@ def document(
                 "Resource": f"{iam}:role/aws-service-role/*",
             },
             {
+                # Fn::GetStackOutput: the Datastore and Compute stacks read the outputs of this
+                # environment's earlier stacks as this role (the function's RoleArn defaults
+                # to the stack's execution role), at every deploy.
+                "Sid": "ReadThisEnvironmentsStackOutputs",
+                "Effect": "Allow",
+                "Action": "cloudformation:DescribeStacks",
+                "Resource": f"{stacks}/{own_prefix}*/*",
+            },
+            {
                 # The stacks nest none now. Releases before 1.2.0 nested one per database
                 # rotation (from the Serverless Application Repository): the first deploy of
                 # this release deletes them.
