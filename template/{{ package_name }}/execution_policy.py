@@ -102,6 +102,19 @@ BOUNDED_ROLE_ACTIONS = (
 GENERATED_NAME_STACK_PART = 25
 
 
+# No stack runs an EC2 instance or a launch template, and no handler of their resource types
+# needs these (tests/test_execution_policy.py reads the resource schemas): with them, a
+# template, or a resource of the account imported into a stack, could start code under any
+# instance profile the account has.
+INSTANCE_ACTIONS = (
+    "ec2:RunInstances",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:CreateLaunchTemplate",
+    "ec2:CreateLaunchTemplateVersion",
+    "ec2:ModifyLaunchTemplate",
+)
+
+
 def role_name_prefix(service: ServiceConfig, environment: EnvironmentConfig) -> str:
     """What every role of the environment's stacks is named with, even when CloudFormation cut
     the stack's name. Past 25 characters ('<Prefix>-<Env>-' of a service name near the
@@ -183,6 +196,12 @@ def document(
                     f"arn:aws:ssm:{region}:{account}:parameter/cdk-bootstrap/"
                     f"{environment.cdk_qualifier}/version"
                 ),
+            },
+            {
+                "Sid": "NoInstancesOrTheirStartupCode",
+                "Effect": "Deny",
+                "Action": list(INSTANCE_ACTIONS),
+                "Resource": "*",
             },
             {
                 # The file publishing roles write there, never CloudFormation: a template may
