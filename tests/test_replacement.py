@@ -4,9 +4,9 @@ What CloudFormation does to a deployed stack follows from the two templates: a r
 logical id disappears is deleted, and one whose create-only property changes is replaced (the
 resource schemas cfn-lint ships list those properties per type). The tests synthesize what a
 service deploys before and after an update and compare every stateful resource:
-- a service of the previous release (medium), then the same service updated to this release
-  through the real CLI, with the same answers; a small one, edited by its team and updated to
-  medium, in tests/test_upgrade.py (the templates its own scripts/check left in cdk.out);
+- a service of the previous release (medium, its subnets numbered as that release numbered
+  them), edited by its team and updated to this release through the real CLI, growing to large
+  on the way: tests/test_upgrade.py (the templates its own scripts/check left in cdk.out);
 - a service of the latest release as it shipped (small, and large with three environments),
   updated to this tree with copier alone, as Renovate and `fleet` do: it keeps the x86 tasks
   and on-demand capacity it ran, and the API alone; then the large one opts into Graviton,
@@ -31,8 +31,6 @@ from cfnlint.data import schemas
 
 from .support.commands import (
     COPIER,
-    LEGACY_COPIER,
-    LEGACY_UPDATE,
     commit,
     data_arguments,
     render,
@@ -42,7 +40,7 @@ from .support.environments import synced
 from .support.projects import CONFLICT
 from .support.releases import LATEST_RELEASE, NEXT_RELEASE
 from .support.synth import synced_templates, synthesize_resized
-from .support.template import BASE_ANSWERS, LEGACY_ANSWERS
+from .support.template import BASE_ANSWERS
 
 # Resources that hold data, or whose replacement moves what holds data.
 STATEFUL_TYPES = {
@@ -237,25 +235,6 @@ def test_sizing_changes_replace_nothing(default_project: Path) -> None:
         ("medium -> large", medium, large),
     ):
         assert replacements(before, after, region) == [], change
-
-
-# From small, see tests/test_upgrade.py: the team's service, updated with a changed sizing.
-@pytest.mark.cost(25)
-@pytest.mark.parametrize("sizing", ["medium"])
-def test_updating_from_the_previous_release_replaces_nothing(
-    releases: Path, tmp_path: Path, sizing: str
-) -> None:
-    project = tmp_path / "orders-api"
-    answers = {**LEGACY_ANSWERS, "sizing": sizing}
-    render(
-        LEGACY_COPIER, releases, project, "--trust", "--vcs-ref", "0.1.0", *data_arguments(answers)
-    )
-    before = synced_templates(project, locked=False)  # the previous release locked nothing
-    commit(project, "locked")
-    run(LEGACY_UPDATE, project)
-    after = synced_templates(project)
-    assert set(before) <= set(after)
-    assert replacements(before, after, answers["aws_region"]) == []
 
 
 @pytest.mark.parametrize(

@@ -53,9 +53,11 @@ def _check(project: Path) -> subprocess.CompletedProcess[str]:
 def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_conflicts(
     releases: Path, tmp_path: Path
 ) -> None:
-    # What the previous release rendered and what 1.0.0 renders for the same answers.
+    # What the previous release rendered for a medium service (its subnets numbered as before
+    # 1.0.0: address_plan) and what 1.0.0 renders for the same answers.
     old = tmp_path / "old-render"
     new = tmp_path / "new-render"
+    answers = {**LEGACY_ANSWERS, "sizing": "medium"}
     render(
         LEGACY_COPIER,
         releases,
@@ -63,7 +65,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
         "--trust",
         "--vcs-ref",
         "0.1.0",
-        *data_arguments(LEGACY_ANSWERS),
+        *data_arguments(answers),
     )
     render(
         COPIER,
@@ -71,7 +73,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
         new,
         "--vcs-ref",
         "1.0.0",
-        *data_arguments({**LEGACY_ANSWERS, "github_legacy_subject": True}),
+        *data_arguments({**answers, "github_legacy_subject": True}),
     )
     old_files, new_files = _files(old), _files(new)
     # The team's service, rendered from the previous release with the same answers: a copy
@@ -99,12 +101,13 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     (project / moved_from).write_text(old_files[moved_from] + "\n# The team's own check.\n")
     commit(project, "team work")
 
-    # The update CHANGELOG 1.0.0 gives services of the previous release, re-answering sizing.
+    # The update CHANGELOG 1.0.0 gives services of the previous release, re-answering sizing:
+    # this team grows production to large on the way.
     run(
         [
             *LEGACY_UPDATE,
             "--data",
-            "sizing=medium",
+            "sizing=large",
         ],
         project,
     )
@@ -114,8 +117,10 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     # GitHub's subject format stays the one the service's roles trust: no ids were asked.
     assert answers["github_legacy_subject"] is True
     assert "owner_id=None" in (project / "orders_api" / "environments.py").read_text()
-    # The changed answer re-rendered.
-    assert 'SIZING_PRESETS["medium"]' in (project / "orders_api" / "environments.py").read_text()
+    # The changed answer re-rendered; the subnets keep the ranges the previous release gave.
+    environments = (project / "orders_api" / "environments.py").read_text()
+    assert 'SIZING_PRESETS["large"]' in environments
+    assert 'address_plan="three-zones-before-1.0"' in environments
     # 1. kept; 2. a reported conflict; 3. the team's edit is at the new path.
     assert (project / untouched).read_text().endswith("# The team's own note.\n")
     readme_text = readme.read_text()
@@ -150,7 +155,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     before = synced_templates(old, locked=False)  # the previous release locked nothing
     after = cdk_out_templates(project)
     assert set(before) <= set(after)
-    assert replacements(before, after, LEGACY_ANSWERS["aws_region"]) == []
+    assert replacements(before, after, answers["aws_region"]) == []
 
 
 @pytest.mark.cost(10)
