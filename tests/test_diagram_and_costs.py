@@ -257,6 +257,28 @@ def test_costs_follow_sizing_and_environments(default_project: Path, large_proje
     )
 
 
+@pytest.mark.parametrize(
+    ("schedule", "runs"),
+    [
+        ("rate(1 hour)", 730),
+        ("rate(15 minutes)", 2920),
+        ("rate(2 days)", 15),
+        ("cron(0 3 * * ? *)", 30),  # the default: daily
+        ("cron(0/15 * * * ? *)", 2920),
+        ("cron(30 8,17 * * ? *)", 61),
+        ("cron(0 9 ? * MON-FRI *)", 22),
+        ("cron(0 0 1 * ? *)", 1),
+        ("cron(0 12 ? * 6#3 *)", 1),  # the third Friday
+        ("cron(0 0 L * ? *)", 1),
+        ("cron(0 0 ? JAN,JUL MON *)", 1),
+    ],
+)
+def test_a_scheduled_job_is_priced_as_often_as_its_schedule_fires(schedule: str, runs: int) -> None:
+    # Protects: the estimate bills the job's own schedule, not an assumed hourly run (a daily
+    # job was priced 24 times over).
+    assert round(float(extension("prices").job_runs_per_month(schedule))) == runs
+
+
 def test_graviton_and_spot_cost_less(default_project: Path, medium_project: Path) -> None:
     # Protects: the estimate prices the processor and the capacity each environment runs on:
     # the same environments cost less on arm64 than on x86_64, and a Spot environment's

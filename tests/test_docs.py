@@ -190,8 +190,15 @@ def test_costs_page_shows_the_price_table_and_example_estimates() -> None:
             example_environments(), "ap-northeast-1", 3, "arm64"
         ),
         "three_environments": prices.cost_estimate(large, "us-east-1", 3, "arm64"),
+        # The first job as a new service gets it: daily at 03:00 UTC.
         "all_workloads": prices.cost_estimate(
-            large, "us-east-1", 3, "arm64", ["api", "worker", "scheduled_job"]
+            large,
+            "us-east-1",
+            3,
+            "arm64",
+            ["api", "worker", "scheduled_job"],
+            False,
+            "cron(0 3 * * ? *)",
         ),
     }
     path = DOCS / "costs.md"
