@@ -70,6 +70,10 @@ def create_app(settings: Settings, *, open_stores: OpenStores = open_stores) -> 
         return json_response({"status": "ok"})
 
     async def readiness(request: Request) -> Response:
+        # Only as written: the load balancer refuses the readiness path, and a percent-encoded
+        # spelling of it (/%72eady, which the server decodes) must not get around that.
+        if request.scope.get("raw_path") not in (None, settings.readiness_path.encode()):
+            return json_response({"error": "not found"}, 404)
         errors = await run_checks(dependency_checks(request.state.stores))
         checks = {
             name: "ok" if error is None else f"error: {error}" for name, error in errors.items()

@@ -184,6 +184,15 @@ def test_one_json_access_log_line_per_request(
     assert SECRET_PASSWORD not in text
 
 
+def test_readiness_answers_only_its_path_as_written(make_client: MakeClient) -> None:
+    # Protects: the load balancer's rule that keeps readiness private matches the path as
+    # written; a percent-encoded spelling, which the server decodes, gets no readiness either.
+    client = make_client()
+    assert client.get("/ready").status_code == 200
+    encoded = client.get("/%72eady")
+    assert encoded.status_code == 404 and "checks" not in encoded.json()
+
+
 def test_urls_behind_the_https_listener_say_https(make_client: MakeClient) -> None:
     # Protects: a redirect the app builds keeps the browser on HTTPS behind the load balancer
     # (uvicorn's proxy headers are off: it would trust the client's X-Forwarded-For).
