@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -40,6 +41,37 @@ def _files(project: Path) -> dict[str, str]:
         for path in project.rglob("*")
         if path.is_file() and not GENERATED.intersection(path.relative_to(project).parts)
     }
+
+
+def _example_from_1_0_0(
+    releases: Path, project: Path, answers: dict[str, str] | None = None
+) -> None:
+    """The README's example service rendered from release 1.0.0, `answers` on top."""
+    example = str(TEMPLATE / "example-answers.yml")
+    render(
+        COPIER,
+        releases,
+        project,
+        "--vcs-ref",
+        "1.0.0",
+        "--data-file",
+        example,
+        *data_arguments(answers or {}),
+    )
+
+
+def _recopy_from_1_0_0(project: Path, data: dict[str, Any]) -> None:
+    """`copier recopy` of release 1.0.0 with `data`, in this process (its questions, no render
+    of an older release first)."""
+    run_recopy(
+        str(project),
+        data=data,
+        vcs_ref="1.0.0",
+        defaults=True,
+        skip_answered=True,
+        overwrite=True,
+        quiet=True,
+    )
 
 
 def _check(project: Path) -> subprocess.CompletedProcess[str]:
@@ -161,15 +193,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
 @pytest.mark.cost(10)
 def test_release_to_release_needs_copier_alone(releases: Path, tmp_path: Path) -> None:
     project = tmp_path / "orders-api"
-    render(
-        COPIER,
-        releases,
-        project,
-        "--vcs-ref",
-        "1.0.0",
-        "--data-file",
-        str(TEMPLATE / "example-answers.yml"),
-    )
+    _example_from_1_0_0(releases, project)
     # The team edits the line 1.0.1 changes, and a line it does not.
     readme = project / "README.md"
     title = next(line for line in readme.read_text().splitlines() if line.startswith("# "))
@@ -203,8 +227,7 @@ def test_an_environment_added_to_productions_account_leaves_production_as_it_is(
     # before staging could create it, refusing every GitHub role of the account in between).
     # A new service rendered that way straight away gets both suffixed (the test below).
     project = tmp_path / "orders-api"
-    answers = str(TEMPLATE / "example-answers.yml")
-    render(COPIER, releases, project, "--vcs-ref", "1.0.0", "--data-file", answers)
+    _example_from_1_0_0(releases, project)
     environments = project / "orders_api" / "environments.py"
     before = environments.read_text()
     assert 'cdk_qualifier="orderbdb9",' in before and "creates_github_oidc_provider" not in before
@@ -239,24 +262,14 @@ def test_what_each_environment_was_deployed_with_outlives_updates_recopy_and_fle
     # update conflicted on that line). And the answers that name or hold what is deployed
     # are refused.
     project = tmp_path / "orders-api"
-    answers = str(TEMPLATE / "example-answers.yml")
-    account = yaml.safe_load(Path(answers).read_text())["aws_account_id"]
+    account = yaml.safe_load((TEMPLATE / "example-answers.yml").read_text())["aws_account_id"]
     first = {
         "environments": '["dev", "prod"]',
         "allow_shared_accounts": "true",
         "dev_account_id": account,
         "backup_vault_lock": "true",
     }
-    render(
-        COPIER,
-        releases,
-        project,
-        "--vcs-ref",
-        "1.0.0",
-        "--data-file",
-        answers,
-        *data_arguments(first),
-    )
+    _example_from_1_0_0(releases, project, first)
     environments = project / "orders_api" / "environments.py"
     assert 'cdk_qualifier="orderbdb9p",' in environments.read_text()
     update = [*COPIER, "update", "--skip-answered", "--defaults", "--vcs-ref", "1.0.0"]
@@ -295,15 +308,7 @@ def test_what_each_environment_was_deployed_with_outlives_updates_recopy_and_fle
         ("backup_plan", False, "the vault is kept and could not be created again"),
     ]:
         with pytest.raises(ValueError, match=f"question '{question}': {rule}"):
-            run_recopy(
-                str(project),
-                data={question: value},
-                vcs_ref="1.0.0",
-                defaults=True,
-                skip_answered=True,
-                overwrite=True,
-                quiet=True,
-            )
+            _recopy_from_1_0_0(project, {question: value})
     assert run(["git", "status", "--porcelain"], project).stdout == ""
 
 
@@ -320,27 +325,9 @@ def test_a_service_that_drops_its_compliance_packs_keeps_its_backups_and_rotatio
         "domain_name": "orders.example.com",
         "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
     }
-    answers = str(TEMPLATE / "example-answers.yml")
-    render(
-        COPIER,
-        releases,
-        project,
-        "--vcs-ref",
-        "1.0.0",
-        "--data-file",
-        answers,
-        *data_arguments(packs),
-    )
+    _example_from_1_0_0(releases, project, packs)
     assert "backup_plan" not in answers_of(project)
-    run_recopy(
-        str(project),
-        data={"compliance_packs": []},
-        vcs_ref="1.0.0",
-        defaults=True,
-        skip_answered=True,
-        overwrite=True,
-        quiet=True,
-    )
+    _recopy_from_1_0_0(project, {"compliance_packs": []})
     kept = answers_of(project)
     assert (kept["backup_plan"], kept["cache_token_rotation"]) == (True, True)
 
@@ -354,8 +341,7 @@ def test_an_update_of_a_folder_with_glob_characters_in_its_path_keeps_what_it_ru
     # of an earlier release new services' defaults (arm64 tasks, a permissions boundary).
     project = tmp_path / "team[1]" / "orders-api"
     project.parent.mkdir()
-    answers = str(TEMPLATE / "example-answers.yml")
-    render(COPIER, releases, project, "--vcs-ref", "1.0.0", "--data-file", answers)
+    _example_from_1_0_0(releases, project)
     # As a service rendered before those questions: its answers file does not have them.
     answers_file = project / ".copier-answers.yml"
     recorded = yaml.safe_load(answers_file.read_text())
