@@ -244,7 +244,9 @@ def test_an_environment_added_to_productions_account_leaves_production_as_it_is(
     staging = after[after.index('name="staging"') : after.index('name="prod"')]
     assert 'cdk_qualifier="orderbdb9",' in prod and "creates_github_oidc_provider=True" in prod
     assert 'cdk_qualifier="orderbdb9s",' in staging
+    # It imports the provider by the account's rule (production says it creates it).
     assert "creates_github_oidc_provider" not in staging
+    assert "imports_github_oidc_provider" not in staging
 
 
 @pytest.mark.cost(14)
