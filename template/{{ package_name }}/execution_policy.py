@@ -141,6 +141,14 @@ def document(
     # `cdk bootstrap`'s default names of file asset buckets: this qualifier's, and every other
     # one's (in a shared account, another environment's or another service's).
     assets_buckets = "arn:aws:s3:::cdk-*-assets-*"
+    # DNS records change in the environment's own hosted zone only (its domain's: the alias to
+    # the load balancer and the certificate's validation record), and nowhere without a
+    # domain: a template could otherwise point any name of the account's zones anywhere.
+    outside_the_environments_zone = (
+        {"NotResource": f"arn:aws:route53:::hostedzone/{environment.domain.hosted_zone_id}"}
+        if environment.domain is not None
+        else {"Resource": "*"}
+    )
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -196,6 +204,12 @@ def document(
                     f"arn:aws:ssm:{region}:{account}:parameter/cdk-bootstrap/"
                     f"{environment.cdk_qualifier}/version"
                 ),
+            },
+            {
+                "Sid": "RecordsOnlyInTheEnvironmentsZone",
+                "Effect": "Deny",
+                "Action": "route53:ChangeResourceRecordSets",
+                **outside_the_environments_zone,
             },
             {
                 "Sid": "NoInstancesOrTheirStartupCode",
