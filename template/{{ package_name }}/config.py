@@ -181,10 +181,15 @@ class EnvironmentConfig:
         return "Http" if self.domain is None else "Redirect80To443"
 
     @property
+    def backup_lock_days(self) -> int:
+        """A locked vault's minimum retention: the one it was locked with, else the sizing's."""
+        return self.backup_vault_lock_days or self.sizing.database_backup_retention_days
+
+    @property
     def backup_retention_days(self) -> int:
         """How long each AWS Backup copy is kept: the sizing's, and never less than a locked
         vault's minimum (a shorter job would fail)."""
-        return max(self.sizing.database_backup_retention_days, self.backup_vault_lock_days or 0)
+        return max(self.sizing.database_backup_retention_days, self.backup_lock_days)
 
     @property
     def is_production(self) -> bool:

@@ -337,10 +337,7 @@ class DatastoreStack(PhaseStack):
                 key=self.secrets_key,
                 retention_days=environment.backup_retention_days,
                 lock_min_retention_days=(
-                    environment.backup_vault_lock_days
-                    or environment.sizing.database_backup_retention_days
-                    if service.backup_vault_lock
-                    else None
+                    environment.backup_lock_days if service.backup_vault_lock else None
                 ),
             )
             CfnOutput(self, "BackupVaultName", value=self.backup.vault.backup_vault_name)
