@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,17 @@ def large_project(copie_session: Any) -> Path:
         # And their vaults locked in compliance mode (Vault Lock).
         backup_vault_lock=True,
     )
+
+
+@pytest.fixture(scope="session")
+def pinned_cdk_cli(large_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pinned CDK CLI, installed once from the project's lock file (`npm ci`) into a
+    folder of its own: the folder whose node_modules has it."""
+    folder = tmp_path_factory.mktemp("cdk-cli")
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(large_project / name, folder / name)
+    run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

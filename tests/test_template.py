@@ -525,12 +525,15 @@ def test_readme_documents_bootstrap_deploy_order_and_runbook(large_project: Path
     base = default_qualifier("orders-api")
     # Three environments in one account: three bootstrap stacks, each with the scoped policy.
     for env in ("dev", "staging", "prod"):
+        # tests/test_bootstrap.py runs these commands against a local AWS-protocol server.
         policy = f"arn:aws:iam::123456789012:policy/orders-api-{env}-cdk-execution"
         assert (
             "npx cdk bootstrap aws://123456789012/ap-northeast-1 \\\n"
             f"  --qualifier {base}{env[0]} \\\n"
             f"  --toolkit-stack-name CDKToolkit-{base}{env[0]} \\\n"
-            f"  --cloudformation-execution-policies {policy}\n"
+            f"  --cloudformation-execution-policies {policy} \\\n"
+            f"  --custom-permissions-boundary orders-api-{env}-cdk-bootstrap-boundary \\\n"
+            "  --apply-permissions-boundary-to-all-roles\n"
         ) in readme, env
         assert f"uv run python -m orders_api.execution_policy {env} >" in readme
         assert f"npx cdk deploy OrdersApi-{env.capitalize()}-Identity" in readme

@@ -78,13 +78,9 @@ def _stack_report(stack: str, drifted: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def cli_strings(large_project: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The pinned CDK CLI's code, installed from the project's lock file."""
-    folder = tmp_path_factory.mktemp("cdk-cli")
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(large_project / name, folder / name)
-    run(["npm", "ci", "--no-fund", "--no-audit", "--silent"], folder)
-    return (folder / "node_modules" / "aws-cdk" / "lib" / "index.js").read_text()
+def cli_strings(pinned_cdk_cli: Path) -> str:
+    """The pinned CDK CLI's code."""
+    return (pinned_cdk_cli / "node_modules" / "aws-cdk" / "lib" / "index.js").read_text()
 
 
 def test_the_detect_step_reads_the_pinned_clis_words(

@@ -3,9 +3,10 @@
 `cdk bootstrap` gives the role that CloudFormation deploys with AdministratorAccess unless it
 is handed policies. This one allows the services the Network, Datastore and Compute stacks
 use, IAM only on roles those stacks own, and denies everything on the Identity stack, its
-GitHub roles and OIDC provider, the bootstrap stack, its roles and this policy itself, and any
-write to a CDK bootstrap's asset bucket: a change pushed to the repository cannot change who
-may deploy, nor this policy, nor the templates and assets a deploy reads.
+GitHub roles and OIDC provider, the bootstrap stack, its roles, their permissions boundary
+(bootstrap_boundary.py) and this policy itself, and any write to a CDK bootstrap's asset
+bucket: a change pushed to the repository cannot change who may deploy, nor this policy, nor
+the templates and assets a deploy reads.
 
 What it does not stop: a role of the stacks' own (`<Service>-<Env>-...`) can be given any
 permission and any trust by a pushed change. With `permissions_boundary`, such a role can do no
@@ -25,6 +26,7 @@ import json
 import sys
 from typing import Any
 
+from . import bootstrap_boundary
 from .config import EnvironmentConfig, ServiceConfig
 
 # The service prefix of each CloudFormation type namespace the pipeline's stacks use. A new
@@ -235,6 +237,7 @@ def document(
                     f"{iam}:role/cdk-{environment.cdk_qualifier}-*",
                     f"{iam}:policy/{policy_name(service, environment)}",
                     f"{iam}:policy/{service.permissions_boundary_name(environment)}",
+                    bootstrap_boundary.policy_arn(service, environment),
                     f"{stacks}/{service.stack_name(environment, 'Identity')}/*",
                     f"{stacks}/CDKToolkit-{environment.cdk_qualifier}/*",
                 ],

@@ -1,0 +1,163 @@
+"""Phase 2 as an administrator runs it: the README's "First deploy" step 1, command for command,
+with the pinned CDK CLI, against a local AWS-protocol server (moto's, from PyPI; no AWS is
+reachable here). The large project's three environments share one account, so each bootstrap
+must bound its roles to its own environment's stacks.
+
+moto runs CloudFormation's template (the CLI's own bootstrap template, with the parameters the
+CLI derives from the README's options) and keeps the roles it creates; it does not evaluate
+permissions boundaries. Whether a role may write a stack is evaluated from the documents read
+back, by the rendered project's own IAM evaluation (its tests/iam_evaluation.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from .support.commands import run
+from .support.environments import shared_environment
+
+FAKE_AWS = Path(__file__).resolve().parent / "support" / "fake_aws.py"
+ACCOUNT, REGION = "123456789012", "ap-northeast-1"  # moto's default account: the project's
+ROLES = ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec")
+ENVIRONMENTS = ("dev", "prod")
+Allows = Callable[[Mapping[str, Any], str, str], bool]
+
+
+def _step_one_blocks(readme: str) -> dict[str, str]:
+    """Each environment's commands of "First deploy", step 1: environment -> script."""
+    section = readme.split("\n## First deploy\n", 1)[1].split("\n**2. ", 1)[0]
+    blocks = re.findall(r"```sh\n(# (\w+): account \d{12}\n.*?)```", section, re.DOTALL)
+    return {environment: block for block, environment in blocks}
+
+
+def _document(value: str | dict[str, Any]) -> dict[str, Any]:
+    """A policy document as IAM's API returns it: boto3 decodes IAM's URL-encoded JSON; moto
+    returns the inline policies its CloudFormation wrote as Python's repr of them."""
+    if isinstance(value, dict):
+        return value
+    decoded: dict[str, Any] = ast.literal_eval(value)
+    return decoded
+
+
+@pytest.fixture
+def local_aws() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.mark.cost(14)
+def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
+    large_project: Path, pinned_cdk_cli: Path, local_aws: str, tmp_path: Path
+) -> None:
+    # A copy: the large project's own check may run `npm ci` in it meanwhile. Without
+    # cdk.json: with an app, `cdk bootstrap` synthesizes it to list its environments even when
+    # given them (10 s of CPU each); the commands name their environment, qualifier and
+    # toolkit stack, so the app's context changes nothing they do.
+    project = tmp_path / "orders-api"
+    shutil.copytree(
+        large_project,
+        project,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".venv", "node_modules", "cdk.out", ".git", ".*_cache", "cdk.json"
+        ),
+    )
+    shared_environment(project)
+    (project / "node_modules").symlink_to(pinned_cdk_cli / "node_modules")
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    aws = fakes / "aws"
+    aws.write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" "{FAKE_AWS}" "$@"\n')
+    aws.chmod(0o755)
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    environment = {
+        **os.environ,
+        **credentials,
+        "PATH": f"{fakes}:{os.environ['PATH']}",
+        "AWS_ENDPOINT_URL": local_aws,
+        "AWS_REGION": REGION,
+    }
+    blocks = _step_one_blocks((project / "README.md").read_text())
+    assert sorted(blocks) == ["dev", "prod", "staging"]
+    qualifiers: dict[str, str] = {}
+    # Two of the three: staging's commands differ from dev's only in its names (each costs a
+    # CDK CLI and two Python starts that import aws-cdk-lib).
+    for name in ENVIRONMENTS:
+        block = blocks[name]
+        result = run(["bash", "-euo", "pipefail", "-c", block], project, environment=environment)
+        assert "bootstrapped" in result.stdout + result.stderr, name
+        (qualifiers[name],) = re.findall(r"--qualifier (\S+)", block)
+
+    iam = boto3.client(
+        "iam", endpoint_url=local_aws, region_name=REGION, **_lower_case(credentials)
+    )
+    cloudformation = boto3.client(
+        "cloudformation", endpoint_url=local_aws, region_name=REGION, **_lower_case(credentials)
+    )
+    evaluation = _rendered_iam_evaluation(project)
+    for name, qualifier in qualifiers.items():
+        boundary = f"arn:aws:iam::{ACCOUNT}:policy/orders-api-{name}-cdk-bootstrap-boundary"
+        for role in ROLES:
+            role_name = f"cdk-{qualifier}-{role}-role-{ACCOUNT}-{REGION}"
+            carried = iam.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary", {})
+            assert carried.get("PermissionsBoundaryArn") == boundary, role_name
+        # What the CLI made of the README's options.
+        (stack,) = cloudformation.describe_stacks(StackName=f"CDKToolkit-{qualifier}")["Stacks"]
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        assert parameters["InputPermissionsBoundary"] == boundary.rsplit("/", 1)[1]
+        assert parameters["ApplyPermissionsBoundaryToAllRoles"] == "true"
+
+        # As CloudFormation wrote them: the deploy role's own policy, and its boundary.
+        deploy_role = f"cdk-{qualifier}-deploy-role-{ACCOUNT}-{REGION}"
+        (inline,) = iam.list_role_policies(RoleName=deploy_role)["PolicyNames"]
+        own = _document(
+            iam.get_role_policy(RoleName=deploy_role, PolicyName=inline)["PolicyDocument"]
+        )
+        version = iam.get_policy(PolicyArn=boundary)["Policy"]["DefaultVersionId"]
+        bound = _document(
+            iam.get_policy_version(PolicyArn=boundary, VersionId=version)["PolicyVersion"][
+                "Document"
+            ]
+        )
+        stacks = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack"
+        for action in ("CreateChangeSet", "ExecuteChangeSet", "DeleteStack", "UpdateStack"):
+            for other in ("dev", "staging", "prod"):
+                stack = f"{stacks}/OrdersApi-{other.capitalize()}-Compute/1a2b"
+                assert evaluation(own, f"cloudformation:{action}", stack), (name, other)
+                assert evaluation(bound, f"cloudformation:{action}", stack) == (other == name), (
+                    name,
+                    action,
+                    other,
+                )
+
+
+def _lower_case(credentials: dict[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in credentials.items()}
+
+
+def _rendered_iam_evaluation(project: Path) -> Allows:
+    """`allows` of the rendered project's tests/iam_evaluation.py (its rendered tests evaluate
+    the same documents with it)."""
+    path = project / "tests" / "iam_evaluation.py"
+    spec = importlib.util.spec_from_file_location("rendered_iam_evaluation", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return cast(Allows, module.allows)
