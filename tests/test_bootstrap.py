@@ -21,9 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from .support.commands import run
 from .support.environments import shared_environment
@@ -53,6 +51,10 @@ def _document(value: str | dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def local_aws() -> Iterator[str]:
+    # Imported here, not at collection: every xdist worker collects this module, one runs it
+    # (moto's server and boto3 take a second to import).
+    from moto.server import ThreadedMotoServer
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -107,6 +109,8 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
         result = run(["bash", "-euo", "pipefail", "-c", block], project, environment=environment)
         assert "bootstrapped" in result.stdout + result.stderr, name
         (qualifiers[name],) = re.findall(r"--qualifier (\S+)", block)
+
+    import boto3
 
     iam = boto3.client(
         "iam", endpoint_url=local_aws, region_name=REGION, **_lower_case(credentials)
