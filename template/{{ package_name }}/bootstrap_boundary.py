@@ -80,8 +80,8 @@ def document(service: ServiceConfig, environment: EnvironmentConfig) -> dict[str
             },
             {
                 # No trailing '/<id>': a stack that does not exist yet (the first deploy's
-                # change set) has no id in the ARN IAM evaluates. Transforms are AWS's own
-                # resources, which a change set of a template with a macro also names.
+                # change set) has no id in the ARN IAM evaluates. AWS's transforms (such as
+                # AWS::Serverless) are resources a change set of a template using one names.
                 "Sid": "StacksOfThisEnvironmentOnly",
                 "Effect": "Deny",
                 "Action": list(STACK_WRITE_ACTIONS),
