@@ -90,10 +90,10 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
     aws = fakes / "aws"
     aws.write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" "{FAKE_AWS}" "$@"\n')
     aws.chmod(0o755)
-    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     environment = {
         **os.environ,
-        **credentials,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "PATH": f"{fakes}:{os.environ['PATH']}",
         "AWS_ENDPOINT_URL": local_aws,
         "AWS_REGION": REGION,
@@ -112,12 +112,11 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
 
     import boto3
 
-    iam = boto3.client(
-        "iam", endpoint_url=local_aws, region_name=REGION, **_lower_case(credentials)
+    local = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
-    cloudformation = boto3.client(
-        "cloudformation", endpoint_url=local_aws, region_name=REGION, **_lower_case(credentials)
-    )
+    iam = local.client("iam", endpoint_url=local_aws)
+    cloudformation = local.client("cloudformation", endpoint_url=local_aws)
     evaluation = _rendered_iam_evaluation(project)
     for name, qualifier in qualifiers.items():
         boundary = f"arn:aws:iam::{ACCOUNT}:policy/orders-api-{name}-cdk-bootstrap-boundary"
@@ -153,10 +152,6 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
                     action,
                     other,
                 )
-
-
-def _lower_case(credentials: dict[str, str]) -> dict[str, str]:
-    return {key.lower(): value for key, value in credentials.items()}
 
 
 def _rendered_iam_evaluation(project: Path) -> Allows:
