@@ -30,6 +30,8 @@ FAKE_AWS = Path(__file__).resolve().parent / "support" / "fake_aws.py"
 ACCOUNT, REGION = "123456789012", "ap-northeast-1"  # moto's default account: the project's
 ROLES = ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec")
 ENVIRONMENTS = ("prod", "dev")
+# Any credentials do for moto's server; the CDK CLI and boto3 refuse to sign without some.
+LOCAL_KEY_ID, LOCAL_SECRET = "testing", "testing"  # pragma: allowlist secret
 Allows = Callable[[Mapping[str, Any], str, str], bool]
 
 
@@ -92,8 +94,8 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
     aws.chmod(0o755)
     environment = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": LOCAL_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET,
         "PATH": f"{fakes}:{os.environ['PATH']}",
         "AWS_ENDPOINT_URL": local_aws,
         "AWS_REGION": REGION,
@@ -113,7 +115,7 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
     import boto3
 
     local = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        aws_access_key_id=LOCAL_KEY_ID, aws_secret_access_key=LOCAL_SECRET, region_name=REGION
     )
     iam = local.client("iam", endpoint_url=local_aws)
     cloudformation = local.client("cloudformation", endpoint_url=local_aws)
