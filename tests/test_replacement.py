@@ -2,8 +2,10 @@
 
 What CloudFormation does to a deployed stack follows from the two templates: a resource whose
 logical id disappears is deleted, and one whose create-only property changes is replaced (the
-resource schemas cfn-lint ships list those properties per type). The tests synthesize what a
-service deploys before and after an update and compare every stateful resource:
+resource schemas cfn-lint ships list those properties per type). The tests compare every
+stateful resource of what a service deploys before and after an update (before: what the
+release's services deployed, recorded once per release in tests/deployed; after: synthesized
+from the updated service):
 - a service of the previous release (medium, its subnets numbered as that release numbered
   them), edited by its team and updated to this release through the real CLI, growing to large
   on the way: tests/test_upgrade.py (the templates its own scripts/check left in cdk.out);
@@ -29,33 +31,13 @@ import pytest
 import yaml
 from cfnlint.data import schemas
 
-from .support.commands import (
-    COPIER,
-    commit,
-    data_arguments,
-    render,
-    run,
-)
+from .support.commands import COPIER, commit, data_arguments, run
+from .support.deployed import LATEST_LARGE, LATEST_SMALL, STATEFUL_TYPES, deployed_templates
 from .support.environments import synced
 from .support.projects import CONFLICT
-from .support.releases import LATEST_RELEASE, NEXT_RELEASE
+from .support.releases import NEXT_RELEASE
 from .support.synth import synced_templates, synthesize_resized
 from .support.template import BASE_ANSWERS
-
-# Resources that hold data, or whose replacement moves what holds data.
-STATEFUL_TYPES = {
-    "AWS::EC2::VPC",
-    "AWS::EC2::Subnet",
-    "AWS::RDS::DBInstance",
-    "AWS::RDS::DBSubnetGroup",
-    "AWS::ElastiCache::ReplicationGroup",
-    "AWS::ElastiCache::SubnetGroup",
-    "AWS::KMS::Key",
-    "AWS::S3::Bucket",
-    "AWS::SecretsManager::Secret",
-    "AWS::Logs::LogGroup",
-    "AWS::SQS::Queue",
-}
 
 
 def _create_only_properties(resource_type: str, region: str) -> list[str]:
@@ -251,15 +233,11 @@ def test_updating_from_the_latest_release_replaces_nothing(
     # no migration lies between them), with no conflict in an unedited repository, and its
     # deployed stacks keep every stateful resource.
     project = tmp_path / "orders-api"
-    answers = {**BASE_ANSWERS, "sizing": sizing}
-    if sizing == "large":
-        answers |= {
-            "environments": '["dev", "staging", "prod"]',
-            "dev_account_id": "210987654321",
-            "staging_account_id": "210987654322",
-        }
-    render(COPIER, shipped_releases, project, "--vcs-ref", LATEST_RELEASE, *data_arguments(answers))
-    before = synced_templates(project)
+    case = LATEST_LARGE if sizing == "large" else LATEST_SMALL
+    answers = case.answers
+    case.render(shipped_releases, project)
+    # What it deployed: the release's templates, recorded when it was cut (support/deployed).
+    before = deployed_templates(case)
     environments = 3 if sizing == "large" else 1
     assert len([stack for stack in before if stack.endswith("Datastore")]) == environments
     run([*COPIER, "update", "--skip-answered", "--defaults"], project)

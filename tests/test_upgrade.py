@@ -21,17 +21,17 @@ from copier import run_recopy
 
 from .support.commands import (
     COPIER,
-    LEGACY_COPIER,
     LEGACY_UPDATE,
     commit,
     data_arguments,
     render,
     run,
 )
+from .support.deployed import PREVIOUS_MEDIUM, deployed_templates
 from .support.environments import uv_sync
 from .support.projects import CONFLICT, GENERATED, answers_of
-from .support.synth import cdk_out_templates, synced_templates
-from .support.template import LEGACY_ANSWERS, TEMPLATE
+from .support.synth import cdk_out_templates
+from .support.template import TEMPLATE
 from .test_replacement import replacements
 
 
@@ -89,16 +89,8 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
     # 1.0.0: address_plan) and what 1.0.0 renders for the same answers.
     old = tmp_path / "old-render"
     new = tmp_path / "new-render"
-    answers = {**LEGACY_ANSWERS, "sizing": "medium"}
-    render(
-        LEGACY_COPIER,
-        releases,
-        old,
-        "--trust",
-        "--vcs-ref",
-        "0.1.0",
-        *data_arguments(answers),
-    )
+    answers = PREVIOUS_MEDIUM.answers
+    PREVIOUS_MEDIUM.render(releases, old)
     render(
         COPIER,
         releases,
@@ -184,7 +176,7 @@ def test_previous_release_updates_once_with_trust_keeping_edits_and_reporting_co
 
     # Deployed over the previous release's stacks (the same answers, before the team's work),
     # what the check synthesized replaces no stateful resource, the new sizing included.
-    before = synced_templates(old, locked=False)  # the previous release locked nothing
+    before = deployed_templates(PREVIOUS_MEDIUM)
     after = cdk_out_templates(project)
     assert set(before) <= set(after)
     assert replacements(before, after, answers["aws_region"]) == []
