@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,21 +170,33 @@ def medium_project(copie_session: Any) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rendered_mypy_cache(default_project: Path) -> None:
-    """The default project's two type checks (the CDK app's, the sample service's), run once
-    per session by the first xdist worker that asks while the others wait: every other render
-    shares their environments and reads the analysis of aws-cdk-lib (about 17 s on one core)
-    from the cache instead of making it again, several at once."""
-    root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "rendered-mypy.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        done = root / "rendered-mypy.done"
-        if not done.exists():
-            project = synced(default_project)
-            run(["uv", "run", "--locked", "mypy"], project)
-            run(["uv", "run", "--locked", "--directory", "service", "mypy"], project)
-            done.touch()
+def warm_rendered_mypy_cache(default_project: Path) -> Callable[[], None]:
+    """Warms the rendered projects' mypy cache with the default project's two type checks
+    (the CDK app's, the sample service's), once per session: the first xdist worker that
+    calls it runs them while the others wait. Every other render shares their environments
+    and reads the analysis of aws-cdk-lib (about 17 s on one core) from the cache instead of
+    making it again, several at once. A test with work to do before its checks calls it then,
+    instead of waiting from its start (`rendered_mypy_cache`)."""
+
+    def warm() -> None:
+        root = Path(os.environ["TEMPLATE_TESTS_ENVIRONMENTS"])
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / "rendered-mypy.lock", "w") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            done = root / "rendered-mypy.done"
+            if not done.exists():
+                project = synced(default_project)
+                run(["uv", "run", "--locked", "mypy"], project)
+                run(["uv", "run", "--locked", "--directory", "service", "mypy"], project)
+                done.touch()
+
+    return warm
+
+
+@pytest.fixture(scope="session")
+def rendered_mypy_cache(warm_rendered_mypy_cache: Callable[[], None]) -> None:
+    """The rendered projects' mypy cache, warm before the test starts."""
+    warm_rendered_mypy_cache()
 
 
 @pytest.fixture(scope="session", autouse=True)
