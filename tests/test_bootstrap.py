@@ -1,7 +1,9 @@
 """Phase 2 as an administrator runs it: the README's "First deploy" step 1, command for command,
-with the pinned CDK CLI, against a local AWS-protocol server (moto's, from PyPI; no AWS is
-reachable here). The large project's three environments share one account, so each bootstrap
-must bound its roles to its own environment's stacks.
+with the pinned CDK CLI and the AWS CLI (version 1, from PyPI: the commands are the same in
+version 2), against a local AWS-protocol server (moto's, from PyPI; no AWS is reachable here).
+The large project's three environments share one account, so each bootstrap must bound its
+roles to its own environment's stacks, and each deploy job checks that it still does before it
+deploys (scripts/verify-bootstrap, the first AWS step of the job).
 
 moto runs CloudFormation's template (the CLI's own bootstrap template, with the parameters the
 CLI derives from the README's options) and keeps the roles it creates; it does not evaluate
@@ -16,17 +18,18 @@ import importlib.util
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import yaml
 
 from .support.commands import run
 from .support.environments import shared_environment
 
-FAKE_AWS = Path(__file__).resolve().parent / "support" / "fake_aws.py"
 ACCOUNT, REGION = "123456789012", "ap-northeast-1"  # moto's default account: the project's
 ROLES = ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec")
 ENVIRONMENTS = ("prod", "dev")
@@ -87,18 +90,16 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
     )
     shared_environment(project)
     (project / "node_modules").symlink_to(pinned_cdk_cli / "node_modules")
-    fakes = tmp_path / "bin"
-    fakes.mkdir()
-    aws = fakes / "aws"
-    aws.write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" "{FAKE_AWS}" "$@"\n')
-    aws.chmod(0o755)
     environment = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": LOCAL_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET,
-        "PATH": f"{fakes}:{os.environ['PATH']}",
+        # The AWS CLI of this repository's environment.
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "AWS_ENDPOINT_URL": local_aws,
+        # As aws-actions/configure-aws-credentials sets them.
         "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
     }
     blocks = _step_one_blocks((project / "README.md").read_text())
     assert sorted(blocks) == ["dev", "prod", "staging"]
@@ -154,6 +155,70 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
                     action,
                     other,
                 )
+
+    # Each deploy job, before it deploys: its bootstrap still puts the boundary on all roles.
+    for name, qualifier in qualifiers.items():
+        verified = _verify_bootstrap(project, name, environment)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert f"CDKToolkit-{qualifier} puts the permissions boundary" in verified.stdout
+    # An administrator bootstraps production again, as step 1 says but without its boundary
+    # options: the CDK CLI then updates the toolkit stack with InputPermissionsBoundary empty
+    # (it logs "Removing existing permissions boundary"). moto cannot run the CLI's update of
+    # an existing stack (a change set), so the update is made here as the CLI makes it, each
+    # other parameter as it was. Production's deploy stops there, naming the fix; dev's, in
+    # the same account, still goes.
+    toolkit = f"CDKToolkit-{qualifiers['prod']}"
+    (stack,) = cloudformation.describe_stacks(StackName=toolkit)["Stacks"]
+    cloudformation.update_stack(
+        StackName=toolkit,
+        TemplateBody=cloudformation.get_template(StackName=toolkit)["TemplateBody"],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {
+                "ParameterKey": parameter["ParameterKey"],
+                "ParameterValue": (
+                    ""
+                    if parameter["ParameterKey"] == "InputPermissionsBoundary"
+                    else parameter["ParameterValue"]
+                ),
+            }
+            for parameter in stack["Parameters"]
+        ],
+    )
+    refused = _verify_bootstrap(project, "prod", environment)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.stdout.startswith(
+        f"::error::CDKToolkit-{qualifiers['prod']} does not put the permissions boundary "
+        "orders-api-prod-cdk-bootstrap-boundary on all its roles (InputPermissionsBoundary: '',"
+    ), refused.stdout
+    assert '("First deploy", step 1) again' in refused.stdout
+    assert _verify_bootstrap(project, "dev", environment).returncode == 0
+
+
+def _verify_bootstrap(
+    project: Path, name: str, environment: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The deploy job's bootstrap check for one environment, as the workflow runs it."""
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "deploy.yml").read_text())
+    steps = workflow["jobs"][f"deploy-{name}"]["steps"]
+    (check,) = [
+        i for i, step in enumerate(steps) if "scripts/verify-bootstrap" in step.get("run", "")
+    ]
+    (credentials,) = [
+        i for i, s in enumerate(steps) if "configure-aws-credentials" in s.get("uses", "")
+    ]
+    (deploy,) = [i for i, step in enumerate(steps) if "cdk deploy" in step.get("run", "")]
+    # With the deploy role's credentials, before anything deploys.
+    assert credentials < check < deploy, name
+    step = steps[check]
+    return subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def _rendered_iam_evaluation(project: Path) -> Allows:

@@ -215,9 +215,9 @@ def test_zizmor_finds_nothing(project: Path) -> None:
 
 def test_shell_scripts_pass_shellcheck(project: Path, tmp_path: Path) -> None:
     # Protects: every bash script a service runs (each workflow and action step, as GitHub
-    # runs it: `bash -e` with `pipefail`; scripts/check and scripts/dev) is free of what
+    # runs it: `bash -e` with `pipefail`; scripts/check, dev and verify-bootstrap) is free of what
     # shellcheck finds, style included: unquoted expansions, unchecked cd, useless pipes.
-    scripts = [project / "scripts" / "check", project / "scripts" / "dev"]
+    scripts = [project / "scripts" / name for name in ("check", "dev", "verify-bootstrap")]
     for path in _github_files(project):
         for number, step in enumerate(_steps(_load(path))):
             if "run" not in step or step.get("shell", "bash") != "bash":
