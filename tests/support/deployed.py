@@ -147,15 +147,9 @@ def _synthesized(case: DeployedCase, folder: Path) -> tuple[Templates, str]:
     project = folder / "orders-api"
     case.render(template, project)
     templates = synced_templates(project, locked=not case.legacy)
-    version = run(
-        ["uv", "pip", "show", "aws-cdk-lib"],
-        project,
-    ).stdout
-    return _reduced(templates), next(
-        line.split(":", 1)[1].strip()
-        for line in version.splitlines()
-        if line.startswith("Version:")
-    )
+    shown = run(["uv", "pip", "show", "aws-cdk-lib"], project).stdout.splitlines()
+    version = next(line.split(":", 1)[1].strip() for line in shown if line.startswith("Version:"))
+    return _reduced(templates), version
 
 
 def main(arguments: list[str]) -> int:
