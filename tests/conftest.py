@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +28,16 @@ from .support.releases import (
     working_tree,
 )
 from .support.template import BASE_ANSWERS, TEMPLATE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A job a non-interactive shell starts in the background (`bash .ci/run &`) ignores SIGINT,
+    # and every program the tests start would inherit that: the Ctrl-C tests (scripts/dev,
+    # fleet, the sample service) would drive programs no terminal runs. With Python's handler
+    # here, the programs started from this process and its xdist workers get SIGINT's default
+    # back (exec resets a handled signal; an ignored one stays ignored).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
