@@ -30,7 +30,7 @@ from .support.releases import (
 from .support.template import BASE_ANSWERS, TEMPLATE
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def pytest_configure() -> None:
     # A job a non-interactive shell starts in the background (`bash .ci/run &`) ignores SIGINT,
     # and every program the tests start would inherit that: the Ctrl-C tests (scripts/dev,
     # fleet, the sample service) would drive programs no terminal runs. With Python's handler
