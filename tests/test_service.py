@@ -76,10 +76,16 @@ def _outcomes(junit_xml: Path) -> dict[str, str]:
     return outcomes
 
 
-def _service_pytest(service: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """The service's own pytest with its integration tests, as CI runs it."""
+def _service_pytest(
+    service: Path, *arguments: str, in_the_background: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The service's own pytest with its integration tests, as CI runs it; or started as a
+    background job of a script (`pytest &`), which ignores SIGINT and passes that on."""
+    command = ["uv", "run", "--locked", "pytest", "-p", "no:cacheprovider", *arguments]
+    if in_the_background:
+        command = ["bash", "-c", '"$@" & wait "$!"', "bash", *command]
     return subprocess.run(
-        ["uv", "run", "--locked", "pytest", "-p", "no:cacheprovider", *arguments],
+        command,
         cwd=service,
         env={**os.environ, "SAMPLE_SERVICE_INTEGRATION": "1"},
         capture_output=True,
@@ -98,7 +104,9 @@ def test_sample_service_suite_passes_with_its_integration_tests(
     # --locked: the committed uv.lock must match pyproject.toml (the Dockerfile needs it too).
     uv_sync(service)
     report = tmp_path / "service-junit.xml"
-    result = _service_pytest(service, "-rA", f"--junitxml={report}")
+    # Started as a script starts a job in the background: its Ctrl-C tests (the server's, the
+    # migrations', the worker's) still stop what they start with SIGINT, as in a terminal.
+    result = _service_pytest(service, "-rA", f"--junitxml={report}", in_the_background=True)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
 
     outcomes = _outcomes(report)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -44,6 +45,15 @@ BASE_ENV = {
 
 # With this set, the integration tests run and fail (never skip) when a server is missing.
 INTEGRATION = os.environ.get("SAMPLE_SERVICE_INTEGRATION") == "1"
+
+
+def pytest_configure() -> None:
+    # A job that a script or a CI agent starts in the background (`uv run pytest &`) ignores
+    # SIGINT, and the programs these tests start would inherit that: the Ctrl-C tests would
+    # drive programs no terminal runs. With Python's handler here, they get SIGINT's default
+    # back (exec resets a handled signal to its default; an ignored one stays ignored).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
