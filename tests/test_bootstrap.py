@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -29,6 +30,7 @@ import yaml
 
 from .support.commands import run
 from .support.environments import shared_environment
+from .support.network import free_port, listens
 
 ACCOUNT, REGION = "123456789012", "ap-northeast-1"  # moto's default account: the project's
 ROLES = ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec")
@@ -55,23 +57,33 @@ def _document(value: str | dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def local_aws() -> Iterator[str]:
-    # Imported here, not at collection: every xdist worker collects this module, one runs it
-    # (moto's server and boto3 take a second to import).
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+def local_aws(tmp_path: Path) -> Iterator[str]:
+    """moto's server mode, in a process of its own as AWS is: started by its command, never
+    imported (this repository's type check would then analyse all of moto, about a thousand
+    modules: half the CPU of every cold mypy run here)."""
+    port = free_port()
+    log = tmp_path / "moto.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        yield f"http://{host}:{port}"
+        deadline = time.monotonic() + 60
+        while not listens(port):
+            assert server.poll() is None, f"moto's server exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, (
+                f"moto's server is not listening:\n{log.read_text()}"
+            )
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.mark.cost(14)
-# The bootstrap template's bucket policy, which moto's CloudFormation leaves out (a warning).
-@pytest.mark.filterwarnings("ignore:Tried to parse AWS.+BucketPolicy")
 def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
     large_project: Path, pinned_cdk_cli: Path, local_aws: str, tmp_path: Path
 ) -> None:

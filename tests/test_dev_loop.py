@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import pytest
 import yaml
 
 from .support.environments import uv_sync
+from .support.network import free_port
 from .support.projects import GENERATED, answers_of
 
 pytestmark = [
@@ -45,12 +45,6 @@ SEND_A_MESSAGE = (
     "QueueUrl=os.environ['QUEUE_URL'], MessageBody=json.dumps({'visit_day': '2026-12-05'}))"
 )
 Process = tuple[int, str]  # pid and start time: a pid the kernel reused is another process
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stat(pid: int) -> tuple[int, str] | None:
