@@ -2,79 +2,21 @@
 
 The copy runs in a pseudo-terminal (pexpect) of 80 columns, and a terminal emulator (pyte)
 keeps the screen, so the tests read what the person reads: every help line whole, a refused
-answer re-asked with its rule, and no traceback on any path through the questions.
+answer re-asked with its rule, a refused choice greyed out with its rule, and no traceback on
+any path through the questions. (An update's refused choices: tests/test_upgrade.py.)
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pexpect
-import pyte
 import pytest
 
 from .support.projects import answers_of
 from .support.template import TEMPLATE
-
-COLUMNS, ROWS = 80, 50
-ENTER, UP, DOWN, SPACE, BACKSPACE = "\r", "\x1b[A", "\x1b[B", " ", "\x7f"
-
-
-class Terminal:
-    """A person at an 80-column terminal running one command."""
-
-    def __init__(self, command: list[str], cwd: Path) -> None:
-        self.screen = pyte.Screen(COLUMNS, ROWS)
-        self._stream = pyte.Stream(self.screen)
-        self.transcript = ""
-        environment = {**os.environ, "TERM": "xterm-256color"}
-        environment.pop("PROMPT_TOOLKIT_NO_CPR", None)
-        self.child = pexpect.spawn(
-            command[0],
-            command[1:],
-            cwd=cwd,
-            env=environment,
-            encoding="utf-8",
-            timeout=30,
-            dimensions=(ROWS, COLUMNS),
-        )
-        self.child.logfile_read = self
-        # prompt_toolkit asks where the cursor is (CPR) and, like a real terminal, the screen
-        # answers. Without an answer it never learns the terminal's height and hides its bottom
-        # toolbar, where a multi-select question shows its validation message.
-        self.screen.write_process_input = self.child.send  # type: ignore[method-assign,assignment]
-
-    # pexpect's logfile protocol: everything the program prints reaches the screen.
-    def write(self, text: str) -> None:
-        self.transcript += text
-        self._stream.feed(text)
-
-    def flush(self) -> None:
-        pass
-
-    def answer(self, prompt: str, keys: str) -> None:
-        """Wait for a prompt (a piece of its help), then type the keys."""
-        self.child.expect(re.escape(prompt))
-        self.child.send(keys)
-
-    def lines(self) -> list[str]:
-        return [line.rstrip() for line in self.screen.display]
-
-    def wait_for_line(self, text: str) -> str:
-        """The screen line showing ``text`` once the program has drawn it."""
-        self.child.expect(re.escape(text))
-        self.child.expect(pexpect.TIMEOUT, timeout=0.5)  # let it finish drawing
-        return next(line for line in self.lines() if text in line)
-
-    def finish(self) -> int:
-        self.child.expect(pexpect.EOF, timeout=120)
-        self.child.close()
-        assert self.child.exitstatus is not None, "copier ended on a signal"
-        return self.child.exitstatus
+from .support.terminal import BACKSPACE, DOWN, ENTER, SPACE, UP, Terminal
 
 
 @pytest.fixture
@@ -148,8 +90,11 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert "a-z 0-9 -, letter first, no - last" in line
     term.child.send(BACKSPACE * len("Orders_API") + "orders-api" + ENTER)
     term.answer("account id of production", "123456789012" + ENTER)
-    term.answer("region every environment", ENTER)
-    term.answer("Size of production", ENTER)
+    term.answer("region every environment", BACKSPACE * len("ap-northeast-1") + "eu-west-3" + ENTER)
+    # RDS offers no large preset's database class in eu-west-3: the choice is greyed out with
+    # its rule, and the arrow keys pass over it.
+    term.wait_for_line("- large (RDS has no db.r7g.xlarge in eu-west-3)")
+    term.child.send(DOWN + ENTER)  # medium
     term.answer("GitHub repository (owner/name)", "acme/orders-api.git" + ENTER)
     line = term.wait_for_line("Validation error for question 'github_repository'")
     assert "give owner/name, without .git" in line
@@ -178,6 +123,7 @@ def test_one_environment_no_domain_with_a_refused_answer(
     assert "Traceback" not in term.transcript
     assert "Fargate Spot" not in term.transcript  # nothing outside production to run on it
     answers = answers_of(tmp_path / "orders-api")
+    assert (answers["aws_region"], answers["sizing"]) == ("eu-west-3", "medium")
     assert answers["cpu_architecture"] == "arm64"
     assert "spot_in_non_production" not in answers
     assert answers["github_repository"] == "acme/orders-api"
@@ -242,7 +188,8 @@ def test_three_environments_a_domain_and_an_imported_provider(
     term.answer(
         "cdk-nag compliance packs checked on every synth", SPACE + DOWN + DOWN + SPACE + ENTER
     )
-    term.answer("Lock the backup vaults in compliance mode", "y")
+    # A yes/no choice: "no" can be greyed out once a service has said yes (it cannot be undone).
+    term.answer("Lock the backup vaults in compliance mode", UP + ENTER)  # yes
     term.answer("Check every environment for drift", "n")
     term.answer("Cap every role the pipeline's stacks create with a permissions boundary", "n")
     assert term.finish() == 0, term.transcript[-2000:]

@@ -337,6 +337,12 @@ BAD_CHOICES: list[tuple[dict[str, Any], str]] = [
     ({"cpu_architecture": "amd64"}, r"'cpu_architecture': 'amd64' is not in \['arm64', 'x86_64'\]"),
     ({"workloads": ["api", "cron"]}, r"'workloads': 'cron' is not in"),
     ({"compliance_packs": ["sox"]}, r"'compliance_packs': 'sox' is not in"),
+    # A choice's own rule: a new service's production would stop at its database, RDS
+    # offering no such class there (a terminal greys the choice out with the same words).
+    (
+        {"aws_region": "eu-west-3", "sizing": "large"},
+        r"^Invalid choice for 'sizing': RDS has no db\.r7g\.xlarge in eu-west-3$",
+    ),
 ]
 # What a terminal shows of a refusal: one line, cut at its width.
 TERMINAL_COLUMNS = 80
@@ -411,6 +417,75 @@ def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> N
     assert result.returncode != 0
     assert "question 'aws_account_id': must be 12 digits (got \"12345\")" in result.stderr
     assert not destination.exists() or not any(destination.iterdir())
+
+
+def _postgres_classes(region: str) -> set[str]:
+    """The RDS for PostgreSQL classes cfn-lint knows a region offers (its rule E3025's data,
+    from the AWS Pricing API)."""
+    from cfnlint.data.schemas.extensions import aws_rds_dbinstance
+
+    data = json.loads(
+        (Path(aws_rds_dbinstance.__file__).parent / "dbinstanceclass_enum.json").read_text()
+    )
+    for case in data[region]["allOf"]:
+        if case["if"]["properties"].get("Engine", {}).get("const") == "postgres":
+            return set(case["then"]["properties"]["DBInstanceClass"]["enum"])
+    raise AssertionError(f"cfn-lint has no PostgreSQL classes for {region}")
+
+
+def test_the_presets_refused_in_a_region_are_those_rds_does_not_offer_there() -> None:
+    # Protects: the table the sizing question's rule reads follows cfn-lint's data (a new
+    # cfn-lint may add a class to a region, or drop one), for every region of the zone table.
+    presets = extension("sizing").SIZING_PRESETS
+    regions = extension("regions")
+    missing = {
+        region: [
+            preset["database_instance_type"]
+            for preset in presets.values()
+            if f"db.{preset['database_instance_type']}" not in _postgres_classes(region)
+        ]
+        for region in regions.REGION_AVAILABILITY_ZONES
+    }
+    assert {region: found for region, found in missing.items() if found} == dict(
+        regions.DATABASE_CLASSES_NOT_OFFERED
+    )
+
+
+def test_cfn_lint_checks_the_templates_against_the_services_region(
+    default_project: Path, tmp_path: Path
+) -> None:
+    # Protects: the project's cfn-lint (scripts/check's, an editor's) reads .cfnlintrc.yaml and
+    # checks against the service's region, not its default us-east-1: a PostgreSQL class that
+    # us-east-1 offers and the service's region does not is refused.
+    region = BASE_ANSWERS["aws_region"]
+    (absent, *_) = sorted(_postgres_classes("us-east-1") - _postgres_classes(region))
+    probe = {
+        "Resources": {
+            "Database": {
+                "Type": "AWS::RDS::DBInstance",
+                "Properties": {
+                    "Engine": "postgres",
+                    "DBInstanceClass": absent,
+                    "AllocatedStorage": "20",
+                    "MasterUsername": "probe",
+                    "ManageMasterUserPassword": True,
+                },
+            }
+        }
+    }
+    # Outside the project: its own check lints whatever cdk.out holds, meanwhile.
+    template = tmp_path / "region-probe.template.json"
+    template.write_text(json.dumps(probe))
+    linted = subprocess.run(
+        ["uv", "run", "--locked", "cfn-lint", str(template)],
+        cwd=synced(default_project),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert linted.returncode != 0, linted.stdout
+    assert f"E3025 '{absent}' is not one of" in linted.stdout
+    assert f"in '{region}'" in linted.stdout
 
 
 @pytest.mark.cost(10)

@@ -9,6 +9,7 @@ team also edits.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from .support.environments import uv_sync
 from .support.projects import CONFLICT, GENERATED, answers_of
 from .support.synth import cdk_out_templates
 from .support.template import TEMPLATE
+from .support.terminal import ENTER, Terminal
 from .test_replacement import replacements
 
 
@@ -73,6 +75,28 @@ def _recopy_from_1_0_0(project: Path, data: dict[str, Any]) -> None:
         overwrite=True,
         quiet=True,
     )
+
+
+# The choices an update may not take from this medium service with its vault locked: each
+# question's prompt, and its refused choice as a terminal shows it, greyed out with its rule.
+KEPT_CHOICES = {
+    "sizing": (
+        "Size of production",
+        "- small (smaller than medium: RDS storage cannot shrink)",
+    ),
+    "address_plan": (
+        "How production's subnets are numbered",
+        "- three-zones-before-1.0 (numbers deployed subnets: not changed by update)",
+    ),
+    "backup_plan": (
+        "Copy production's database into an AWS Backup vault",
+        "- no (the vault is kept, could not be created again)",
+    ),
+    "backup_vault_lock": (
+        "Lock the backup vaults in compliance mode",
+        "- no (cannot be undone: the vaults stay locked)",
+    ),
+}
 
 
 def _check(project: Path) -> subprocess.CompletedProcess[str]:
@@ -296,15 +320,27 @@ def test_what_each_environment_was_deployed_with_outlives_updates_recopy_and_fle
     # In copier's own process, through recopy's questions (the update's are the same, but
     # it renders the old release before it asks: five seconds a refusal).
     for question, value, rule in [
-        ("sizing", "small", "no smaller than medium on update: RDS storage cannot shrink"),
+        ("sizing", "small", "smaller than medium: RDS storage cannot shrink"),
         ("service_name", "billing-api", "names every stack and resource"),
         ("aws_region", "eu-west-1", "every stack lives there"),
         ("address_plan", "three-zones-before-1.0", "numbers deployed subnets"),
         ("backup_vault_lock", False, "cannot be undone"),
-        ("backup_plan", False, "the vault is kept and could not be created again"),
+        ("backup_plan", False, "the vault is kept, could not be created again"),
     ]:
-        with pytest.raises(ValueError, match=f"question '{question}': {rule}"):
+        # "Validation error for question 'x': ..." or, for a choice's rule, "Invalid choice
+        # for 'x': ...".
+        with pytest.raises(ValueError, match=f"'{question}': {rule}"):
             _recopy_from_1_0_0(project, {question: value})
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    # In a terminal, where copier runs no question's validator on a picked choice, the same
+    # rules grey the refused choices out: asked again, each keeps what is deployed.
+    asked = [argument for question in KEPT_CHOICES for argument in ("--ask", question)]
+    term = Terminal([*recopy, "--vcs-ref", "1.0.0", *asked], project)
+    for question, (prompt, greyed) in KEPT_CHOICES.items():
+        term.child.expect(re.escape(prompt))
+        assert term.wait_for_line(greyed).strip() == greyed, question
+        term.child.send(ENTER)  # the recorded answer, where the cursor starts
+    assert term.finish() == 0, term.transcript[-2000:]
     assert run(["git", "status", "--porcelain"], project).stdout == ""
 
 
