@@ -335,7 +335,7 @@ def test_what_each_environment_was_deployed_with_outlives_updates_recopy_and_fle
     # In a terminal, where copier runs no question's validator on a picked choice, the same
     # rules grey the refused choices out: asked again, each keeps what is deployed.
     asked = [argument for question in KEPT_CHOICES for argument in ("--ask", question)]
-    term = Terminal([*recopy, "--vcs-ref", "1.0.0", *asked], project)
+    term = Terminal([*recopy, "--quiet", "--vcs-ref", "1.0.0", *asked], project)
     for question, (prompt, greyed) in KEPT_CHOICES.items():
         term.child.expect(re.escape(prompt))
         assert term.wait_for_line(greyed).strip() == greyed, question
