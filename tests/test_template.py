@@ -458,7 +458,9 @@ def test_cfn_lint_checks_the_templates_against_the_services_region(
     # checks against the service's region, not its default us-east-1: a PostgreSQL class that
     # us-east-1 offers and the service's region does not is refused.
     region = BASE_ANSWERS["aws_region"]
-    (absent, *_) = sorted(_postgres_classes("us-east-1") - _postgres_classes(region))
+    only_in_us_east_1 = sorted(_postgres_classes("us-east-1") - _postgres_classes(region))
+    assert only_in_us_east_1, f"pick another probe: {region} offers every us-east-1 class"
+    absent = only_in_us_east_1[0]
     probe = {
         "Resources": {
             "Database": {
