@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cfnlint.data.schemas.extensions import aws_rds_dbinstance
 
 from .support.commands import run
 from .support.environments import synced
@@ -422,8 +423,6 @@ def test_cli_refuses_bad_answers_with_exit_code_and_message(tmp_path: Path) -> N
 def _postgres_classes(region: str) -> set[str]:
     """The RDS for PostgreSQL classes cfn-lint knows a region offers (its rule E3025's data,
     from the AWS Pricing API)."""
-    from cfnlint.data.schemas.extensions import aws_rds_dbinstance
-
     data = json.loads(
         (Path(aws_rds_dbinstance.__file__).parent / "dbinstanceclass_enum.json").read_text()
     )
