@@ -27,6 +27,7 @@ from .support.releases import (
     tree_at,
     working_tree,
 )
+from .support.servers import wait_for_servers
 from .support.template import BASE_ANSWERS, TEMPLATE
 
 
@@ -108,6 +109,15 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
         "PYTHONDONTWRITEBYTECODE",
     ):
         os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def servers_installed() -> None:
+    """On a fresh CI machine, PostgreSQL, Redis and jq install while the tests begin (.ci/run).
+    Each module waits for them once: after the session's renders and environments its first
+    test needs (pytest sets up wider scopes first), which take longer than apt-get on the
+    first tests, and before its own fixtures, such as the running `scripts/dev`."""
+    wait_for_servers()
 
 
 @pytest.fixture(scope="session")
