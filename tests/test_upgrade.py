@@ -265,6 +265,19 @@ def test_an_environment_added_to_productions_account_leaves_production_as_it_is(
     # It imports the provider by the account's rule (production says it creates it).
     assert "creates_github_oidc_provider" not in staging
     assert "imports_github_oidc_provider" not in staging
+    # Sharing turned off alone: copier drops staging's recorded account (now against the
+    # rule) and stops before writing anything, as docs/usage.md says; with staging's own
+    # account in the same command, it renders.
+    commit(project, "staging in production's account")
+    with pytest.raises(ValueError, match='Question "staging_account_id" is required'):
+        _recopy_from_1_0_0(project, {"allow_shared_accounts": False})
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    _recopy_from_1_0_0(
+        project, {"allow_shared_accounts": False, "staging_account_id": "210987654322"}
+    )
+    moved = answers_of(project)
+    assert moved["allow_shared_accounts"] is False
+    assert moved["staging_account_id"] == "210987654322"
 
 
 @pytest.mark.cost(14)
