@@ -115,8 +115,8 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
 def servers_installed() -> None:
     """On a fresh CI machine, PostgreSQL, Redis and jq install while the tests begin (.ci/run).
     Each module waits for them once: after the session's renders and environments its first
-    test needs (pytest sets up wider scopes first), which take longer than apt-get on the
-    first tests, and before its own fixtures, such as the running `scripts/dev`."""
+    test needs (pytest sets up wider scopes first), and before its own fixtures, such as the
+    running `scripts/dev`. A worker that waits leaves the cores to the others and to dpkg."""
     wait_for_servers()
 
 
