@@ -2,7 +2,8 @@
 
 The render block runs here, from a clone; the check block runs in each rendered project's
 own-checks test (tests/test_template.py), on the same answers as this render's: this test
-proves the clone renders exactly that project, file for file."""
+proves the clone renders exactly that project, file for file. And every AWS CLI command the
+docs show, the rendered projects' runbooks included, is one the AWS CLI accepts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from .support.aws_cli import aws_commands, refusal
 from .support.commands import run
 from .support.projects import GENERATED
 from .support.template import TEMPLATE, readme_bash_blocks
@@ -52,3 +56,46 @@ def test_example_service_renders_from_a_clean_clone_as_written(
     rendered, tested = _files(example), _files(default_project)
     assert sorted(rendered) == sorted(tested), "files of the working tree missing from git?"
     assert [name for name in rendered if rendered[name] != tested[name]] == []
+
+
+def test_every_aws_command_the_docs_show_is_one_the_aws_cli_accepts(
+    default_project: Path,
+    medium_project: Path,
+    large_project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Protects: the runbooks' commands (a failover, a restore, a paused schedule...) name
+    # services, operations and options that exist, with values their parameters take, as the
+    # AWS CLI's own parser and botocore's models read them; no request leaves this machine
+    # (support/aws_cli.py). The renders hold every optional section between them.
+    isolated = {
+        "AWS_ACCESS_KEY_ID": "placeholder",
+        "AWS_SECRET_ACCESS_KEY": "placeholder",  # pragma: allowlist secret
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+    }
+    for name, value in isolated.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    documents = [
+        TEMPLATE / "README.md",
+        TEMPLATE / "CHANGELOG.md",
+        *(TEMPLATE / "docs").rglob("*.md"),
+    ]
+    for project in (default_project, medium_project, large_project):
+        documents += [project / "README.md", project / "service" / "README.md"]
+        documents += (project / "docs").rglob("*.md")
+    refused: dict[str, str] = {}
+    seen = 0
+    for document in documents:
+        for arguments in aws_commands(document.read_text()):
+            seen += 1
+            if (said := refusal(arguments, tmp_path)) is not None:
+                refused[f"{document}: aws {' '.join(arguments)}"] = said
+    assert refused == {}
+    assert seen > 100, "the runbooks' commands were not found"

@@ -1,0 +1,103 @@
+"""The AWS CLI commands the docs show, checked by the AWS CLI's own parser: the service, the
+operation and every option must exist, with the values the command gives them."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+from awscli.clidriver import CLIDriver, create_clidriver
+
+# Stands in for what a command takes from the shell ($VAR, $(...), <placeholder>): long enough
+# for every length rule botocore checks before it sends a request.
+PLACEHOLDER = "placeholder-value-0123"
+# AWS CLI v2's own commands, which v1 (the CLI on PyPI, with the same services, operations and
+# parameters: botocore's models) does not have.
+V2_ONLY = {("logs", "tail")}
+# Where no server listens: the CLI, having accepted a command, fails to connect.
+NOWHERE = ["--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"]
+ACCEPTED = "Could not connect to the endpoint URL"
+SHELL_OPERATORS = {";", "&&", "||", "|", ">", ">>", "<", "&"}
+
+
+def _code_blocks(text: str) -> Iterator[str]:
+    inside = False
+    lines: list[str] = []
+    for line in text.splitlines():
+        if re.match(r"^\s*```", line):
+            if inside:
+                yield "\n".join(lines)
+            inside, lines = not inside, []
+        elif inside:
+            lines.append(line)
+
+
+def _without_substitutions(line: str) -> list[str]:
+    """The line with each `$(...)` replaced by a placeholder, then the commands inside them."""
+    inner = []
+    while match := re.search(r"\$\(([^()]*)\)", line):
+        inner.append(match.group(1))
+        line = line[: match.start()] + PLACEHOLDER + line[match.end() :]
+    return [line, *inner]
+
+
+def aws_commands(text: str) -> Iterator[list[str]]:
+    """Each `aws ...` command of the Markdown's code blocks, as the CLI's arguments (after
+    `aws`), what the shell would fill in replaced by a placeholder."""
+    for block in _code_blocks(text):
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            line = re.sub(r"<[^<>\n]+>", PLACEHOLDER, line)
+            for command in _without_substitutions(line):
+                command = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", PLACEHOLDER, command)
+                for match in re.finditer(r"(?:^|[\s;|&])aws\s+[a-z0-9]", command):
+                    lexer = shlex.shlex(
+                        command[match.end() - 1 :], posix=True, punctuation_chars=";&|<>"
+                    )
+                    lexer.whitespace_split = True
+                    arguments = []
+                    for token in lexer:
+                        if token in SHELL_OPERATORS:
+                            break
+                        arguments.append(token)
+                    yield arguments
+
+
+@functools.cache
+def _driver() -> CLIDriver:
+    # One for every command: it loads each service's model once.
+    return create_clidriver()
+
+
+def refusal(arguments: list[str], folder: Path) -> str | None:
+    """What the AWS CLI says against the command, or None when it accepts it (it then tries
+    to reach AWS). Files the command reads (`file://...`) are written, empty JSON, in
+    `folder`, the current directory."""
+    if tuple(arguments[:2]) in V2_ONLY:
+        return None
+    for argument in arguments:
+        if argument.startswith("file://"):
+            (folder / argument.removeprefix("file://")).write_text("{}")
+    errors = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
+        try:
+            _driver().main([*arguments, *NOWHERE])
+        except SystemExit:
+            pass
+    said = errors.getvalue().strip().splitlines() or ["(nothing)"]
+    if ACCEPTED in said[-1]:
+        return None
+    # Accepted, then stopped on what a placeholder cannot give: the JSON of a file written
+    # by an earlier command, a local plugin.
+    if "--cli-input-json" in arguments and "Missing required parameter in input" in said[-1]:
+        return None
+    if arguments[:2] == ["ecs", "execute-command"] and "SessionManagerPlugin" in said[-1]:
+        return None
+    # argparse ends with its list of choices; the line before says what was wrong.
+    return next((line for line in said if "Invalid choice" in line or "error" in line), said[-1])
