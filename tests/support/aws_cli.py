@@ -8,6 +8,7 @@ import functools
 import io
 import re
 import shlex
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +86,13 @@ def refusal(arguments: list[str], folder: Path) -> str | None:
         if argument.startswith("file://"):
             (folder / argument.removeprefix("file://")).write_text("{}")
     errors = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(errors),
+        warnings.catch_warnings(),
+    ):
+        # A query in a syntax JMESPath deprecates (a bare `literal`) is refused too.
+        warnings.filterwarnings("error", module="jmespath")
         try:
             _driver().main([*arguments, *NOWHERE])
         except SystemExit:
