@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import re
 import shlex
 import warnings
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from awscli.clidriver import CLIDriver, create_clidriver
+from botocore import xform_name
 
 # Stands in for what a command takes from the shell ($VAR, $(...), <placeholder>): long enough
 # for every length rule botocore checks before it sends a request.
@@ -99,7 +101,7 @@ def refusal(arguments: list[str], folder: Path) -> str | None:
             pass
     said = errors.getvalue().strip().splitlines() or ["(nothing)"]
     if ACCEPTED in said[-1]:
-        return None
+        return _outside_the_choices(arguments)
     # Accepted, then stopped on what a placeholder cannot give: the JSON of a file written
     # by an earlier command, a local plugin.
     if "--cli-input-json" in arguments and "Missing required parameter in input" in said[-1]:
@@ -108,3 +110,26 @@ def refusal(arguments: list[str], folder: Path) -> str | None:
         return None
     # argparse ends with its list of choices; the line before says what was wrong.
     return next((line for line in said if "Invalid choice" in line or "error" in line), said[-1])
+
+
+def _outside_the_choices(arguments: list[str]) -> str | None:
+    """An option given a value its parameter's closed set (an enum of the service's model)
+    lacks: botocore sends those unchecked, and AWS refuses them."""
+    command = _driver()._get_command_table().get(arguments[0])
+    # A service's command has its model; the CLI's own commands (`s3 cp`...) have none.
+    model = getattr(command, "service_model", None)
+    if model is None:
+        return None
+    operation = next(
+        (name for name in model.operation_names if xform_name(name, "-") == arguments[1]), None
+    )
+    shape = model.operation_model(operation).input_shape if operation else None
+    if shape is None:
+        return None
+    members = {xform_name(name, "-"): member for name, member in shape.members.items()}
+    for option, value in itertools.pairwise(arguments):
+        member = members.get(option.removeprefix("--")) if option.startswith("--") else None
+        closed = getattr(member, "enum", None) or []  # only string shapes have one
+        if closed and PLACEHOLDER not in value and value not in closed:
+            return f"{option} {value}: not one of {', '.join(closed)}"
+    return None
