@@ -2,8 +2,9 @@
 
 The render block runs here, from a clone; the check block runs in each rendered project's
 own-checks test (tests/test_template.py), on the same answers as this render's: this test
-proves the clone renders exactly that project, file for file. And every AWS CLI command the
-docs show, the rendered projects' runbooks included, is one the AWS CLI accepts."""
+proves the clone renders exactly that project, file for file. And every AWS CLI and CDK CLI
+command the docs show (the rendered projects' runbooks, workflows and scripts included) is one
+the real CLI accepts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .support.aws_cli import aws_commands, refusal
+from .support.aws_cli import aws_commands, commands_of, refusal
+from .support.cdk_cli import cdk_refusal, registry
 from .support.commands import run
 from .support.projects import GENERATED
 from .support.template import TEMPLATE, readme_bash_blocks
@@ -93,9 +95,38 @@ def test_every_aws_command_the_docs_show_is_one_the_aws_cli_accepts(
     refused: dict[str, str] = {}
     seen = 0
     for document in documents:
-        for arguments in aws_commands(document.read_text()):
+        for arguments, whole in aws_commands(document.read_text()):
             seen += 1
-            if (said := refusal(arguments, tmp_path)) is not None:
+            if (said := refusal(arguments, tmp_path, whole=whole)) is not None:
                 refused[f"{document}: aws {' '.join(arguments)}"] = said
     assert refused == {}
     assert seen > 100, "the runbooks' commands were not found"
+
+
+def test_every_cdk_command_the_docs_workflows_and_scripts_show_is_one_the_pinned_cli_knows(
+    default_project: Path,
+    medium_project: Path,
+    large_project: Path,
+    pinned_cdk_cli: Path,
+) -> None:
+    # Protects: `cdk deploy --exclusively`, `--method template`, the bootstrap's options...: the
+    # CDK CLI only warns about an option it does not know and goes on without it (exit 0), so
+    # a misspelt one in a runbook or a workflow would silently deploy something else. Checked
+    # against the pinned CLI's own registry of commands, options and their choices.
+    known = registry(pinned_cdk_cli)
+    sources = [(TEMPLATE / "README.md", True), (TEMPLATE / "CHANGELOG.md", True)]
+    sources += [(path, True) for path in (TEMPLATE / "docs").rglob("*.md")]
+    for project in (default_project, medium_project, large_project):
+        sources += [(project / "README.md", True), (project / "service" / "README.md", True)]
+        sources += [(path, True) for path in (project / "docs").rglob("*.md")]
+        sources += [(path, False) for path in (project / ".github").rglob("*.yml")]
+        sources += [(path, False) for path in (project / "scripts").iterdir() if path.is_file()]
+    wrong: dict[str, str] = {}
+    seen = 0
+    for source, markdown in sources:
+        for arguments, _ in commands_of(source.read_text(), "npx cdk", markdown=markdown):
+            seen += 1
+            if (said := cdk_refusal(arguments, known)) is not None:
+                wrong[f"{source}: cdk {' '.join(arguments)}"] = said
+    assert wrong == {}
+    assert seen > 30, "the commands were not found"

@@ -17,8 +17,8 @@ from awscli.clidriver import CLIDriver, create_clidriver
 from botocore import xform_name
 
 # Stands in for what a command takes from the shell ($VAR, $(...), <placeholder>): long enough
-# for every length rule botocore checks before it sends a request.
-PLACEHOLDER = "placeholder-value-0123"
+# for the length rules botocore checks before it sends a request (a version id's 32...).
+PLACEHOLDER = "placeholder-placeholder-placeholder"
 # AWS CLI v2's own commands, which v1 (the CLI on PyPI, with the same services, operations and
 # parameters: botocore's models) does not have.
 V2_ONLY = {("logs", "tail")}
@@ -28,16 +28,57 @@ ACCEPTED = "Could not connect to the endpoint URL"
 SHELL_OPERATORS = {";", "&&", "||", "|", ">", ">>", "<", "&"}
 
 
-def _code_blocks(text: str) -> Iterator[str]:
+def shell_snippets(text: str) -> Iterator[tuple[str, bool]]:
+    """The code of a Markdown text: its fenced blocks, then its inline code spans, each with
+    whether it is a block (whole commands; a span may name a command by its operation)."""
     inside = False
     lines: list[str] = []
+    prose: list[str] = []
     for line in text.splitlines():
         if re.match(r"^\s*```", line):
             if inside:
-                yield "\n".join(lines)
+                yield "\n".join(lines), True
             inside, lines = not inside, []
         elif inside:
             lines.append(line)
+        else:
+            prose.append(line)
+    # A span may wrap onto the next line of its paragraph.
+    for span in re.findall(r"`([^`]+)`", " ".join(prose)):
+        yield span, False
+
+
+def commands_of(
+    text: str, program: str, *, markdown: bool = True
+) -> Iterator[tuple[list[str], bool]]:
+    """Each command of `program` (`aws`, `npx cdk`) in the shell code of a Markdown text (or
+    in a script or workflow, whole), as its arguments, what the shell would fill in replaced
+    by a placeholder, and whether it is whole (not a span of prose naming it)."""
+    snippets = shell_snippets(text) if markdown else iter([(text, True)])
+    for snippet, whole in snippets:
+        for line in re.sub(r"\\\n\s*", " ", snippet).splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            line = re.sub(r"<[^<>\n]+>", PLACEHOLDER, line)
+            line = re.sub(r"\$\{\{[^}]*\}\}", PLACEHOLDER, line)  # GitHub's expressions
+            for command in _without_substitutions(line):
+                command = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", PLACEHOLDER, command)
+                start = rf"(?:^|[\s;|&]){re.escape(program)}\s+[a-z0-9]"
+                for match in re.finditer(start, command):
+                    lexer = shlex.shlex(
+                        command[match.end() - 1 :], posix=True, punctuation_chars=";&|<>"
+                    )
+                    lexer.whitespace_split = True
+                    arguments = []
+                    try:
+                        for token in lexer:
+                            if token in SHELL_OPERATORS:
+                                break
+                            arguments.append(token)
+                    except ValueError:
+                        # A span that is part of a command (an open quote): not one to run.
+                        continue
+                    yield arguments, whole
 
 
 def _without_substitutions(line: str) -> list[str]:
@@ -49,27 +90,10 @@ def _without_substitutions(line: str) -> list[str]:
     return [line, *inner]
 
 
-def aws_commands(text: str) -> Iterator[list[str]]:
-    """Each `aws ...` command of the Markdown's code blocks, as the CLI's arguments (after
-    `aws`), what the shell would fill in replaced by a placeholder."""
-    for block in _code_blocks(text):
-        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
-            if line.lstrip().startswith("#"):
-                continue
-            line = re.sub(r"<[^<>\n]+>", PLACEHOLDER, line)
-            for command in _without_substitutions(line):
-                command = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", PLACEHOLDER, command)
-                for match in re.finditer(r"(?:^|[\s;|&])aws\s+[a-z0-9]", command):
-                    lexer = shlex.shlex(
-                        command[match.end() - 1 :], posix=True, punctuation_chars=";&|<>"
-                    )
-                    lexer.whitespace_split = True
-                    arguments = []
-                    for token in lexer:
-                        if token in SHELL_OPERATORS:
-                            break
-                        arguments.append(token)
-                    yield arguments
+def aws_commands(text: str) -> Iterator[tuple[list[str], bool]]:
+    """Each `aws ...` command of a Markdown text's shell code, as the CLI's arguments, and
+    whether it is whole."""
+    return commands_of(text, "aws")
 
 
 @functools.cache
@@ -78,10 +102,11 @@ def _driver() -> CLIDriver:
     return create_clidriver()
 
 
-def refusal(arguments: list[str], folder: Path) -> str | None:
+def refusal(arguments: list[str], folder: Path, *, whole: bool = True) -> str | None:
     """What the AWS CLI says against the command, or None when it accepts it (it then tries
-    to reach AWS). Files the command reads (`file://...`) are written, empty JSON, in
-    `folder`, the current directory."""
+    to reach AWS); a command that is not whole (prose naming it) may leave out required
+    options. Files the command reads (`file://...`) are written, empty JSON, in `folder`, the
+    current directory."""
     if tuple(arguments[:2]) in V2_ONLY:
         return None
     for argument in arguments:
@@ -107,6 +132,12 @@ def refusal(arguments: list[str], folder: Path) -> str | None:
     if "--cli-input-json" in arguments and "Missing required parameter in input" in said[-1]:
         return None
     if arguments[:2] == ["ecs", "execute-command"] and "SessionManagerPlugin" in said[-1]:
+        return None
+    if not whole and any("the following arguments are required" in line for line in said):
+        return None
+    # A complaint about the placeholder's value itself (a date the shell computes is no date
+    # here); never an unknown option, whose message may quote the value after it.
+    if PLACEHOLDER in said[-1] and said[-1].startswith("Invalid type for parameter"):
         return None
     # argparse ends with its list of choices; the line before says what was wrong.
     return next((line for line in said if "Invalid choice" in line or "error" in line), said[-1])
