@@ -93,14 +93,17 @@ def test_every_aws_command_the_docs_show_is_one_the_aws_cli_accepts(
         documents += [project / "README.md", project / "service" / "README.md"]
         documents += (project / "docs").rglob("*.md")
     refused: dict[str, str] = {}
-    seen = 0
+    # The renders share most of their commands: each is checked once.
+    checked: set[tuple[tuple[str, ...], bool]] = set()
     for document in documents:
         for arguments, whole in aws_commands(document.read_text()):
-            seen += 1
+            if (tuple(arguments), whole) in checked:
+                continue
+            checked.add((tuple(arguments), whole))
             if (said := refusal(arguments, tmp_path, whole=whole)) is not None:
                 refused[f"{document}: aws {' '.join(arguments)}"] = said
     assert refused == {}
-    assert seen > 100, "the runbooks' commands were not found"
+    assert len(checked) > 60, "the runbooks' commands were not found"
 
 
 def test_every_cdk_command_the_docs_workflows_and_scripts_show_is_one_the_pinned_cli_knows(
