@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from .support.aws_cli import aws_commands, commands_of, refusal
+from .support.aws_cli import aws_commands, refusal
 from .support.cdk_cli import cdk_refusal, registry
 from .support.commands import run
 from .support.projects import GENERATED
+from .support.shell_commands import commands_of
 from .support.template import TEMPLATE, readme_bash_blocks
 
 # Where the two renders may differ: where each was rendered from, and when.

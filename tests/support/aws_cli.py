@@ -7,8 +7,6 @@ import contextlib
 import functools
 import io
 import itertools
-import re
-import shlex
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,78 +14,14 @@ from pathlib import Path
 from awscli.clidriver import CLIDriver, create_clidriver
 from botocore import xform_name
 
-# Stands in for what a command takes from the shell ($VAR, $(...), <placeholder>): long enough
-# for the length rules botocore checks before it sends a request (a version id's 32...).
-PLACEHOLDER = "placeholder-placeholder-placeholder"
+from .shell_commands import PLACEHOLDER, commands_of
+
 # AWS CLI v2's own commands, which v1 (the CLI on PyPI, with the same services, operations and
 # parameters: botocore's models) does not have.
 V2_ONLY = {("logs", "tail")}
 # Where no server listens: the CLI, having accepted a command, fails to connect.
 NOWHERE = ["--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"]
 ACCEPTED = "Could not connect to the endpoint URL"
-SHELL_OPERATORS = {";", "&&", "||", "|", ">", ">>", "<", "&"}
-
-
-def shell_snippets(text: str) -> Iterator[tuple[str, bool]]:
-    """The code of a Markdown text: its fenced blocks, then its inline code spans, each with
-    whether it is a block (whole commands; a span may name a command by its operation)."""
-    inside = False
-    lines: list[str] = []
-    prose: list[str] = []
-    for line in text.splitlines():
-        if re.match(r"^\s*```", line):
-            if inside:
-                yield "\n".join(lines), True
-            inside, lines = not inside, []
-        elif inside:
-            lines.append(line)
-        else:
-            prose.append(line)
-    # A span may wrap onto the next line of its paragraph.
-    for span in re.findall(r"`([^`]+)`", " ".join(prose)):
-        yield span, False
-
-
-def commands_of(
-    text: str, program: str, *, markdown: bool = True
-) -> Iterator[tuple[list[str], bool]]:
-    """Each command of `program` (`aws`, `npx cdk`) in the shell code of a Markdown text (or
-    in a script or workflow, whole), as its arguments, what the shell would fill in replaced
-    by a placeholder, and whether it is whole (not a span of prose naming it)."""
-    snippets = shell_snippets(text) if markdown else iter([(text, True)])
-    for snippet, whole in snippets:
-        for line in re.sub(r"\\\n\s*", " ", snippet).splitlines():
-            if line.lstrip().startswith("#"):
-                continue
-            line = re.sub(r"<[^<>\n]+>", PLACEHOLDER, line)
-            line = re.sub(r"\$\{\{[^}]*\}\}", PLACEHOLDER, line)  # GitHub's expressions
-            for command in _without_substitutions(line):
-                command = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", PLACEHOLDER, command)
-                start = rf"(?:^|[\s;|&]){re.escape(program)}\s+[a-z0-9]"
-                for match in re.finditer(start, command):
-                    lexer = shlex.shlex(
-                        command[match.end() - 1 :], posix=True, punctuation_chars=";&|<>"
-                    )
-                    lexer.whitespace_split = True
-                    arguments = []
-                    try:
-                        for token in lexer:
-                            if token in SHELL_OPERATORS:
-                                break
-                            arguments.append(token)
-                    except ValueError:
-                        # A span that is part of a command (an open quote): not one to run.
-                        continue
-                    yield arguments, whole
-
-
-def _without_substitutions(line: str) -> list[str]:
-    """The line with each `$(...)` replaced by a placeholder, then the commands inside them."""
-    inner = []
-    while match := re.search(r"\$\(([^()]*)\)", line):
-        inner.append(match.group(1))
-        line = line[: match.start()] + PLACEHOLDER + line[match.end() :]
-    return [line, *inner]
 
 
 def aws_commands(text: str) -> Iterator[tuple[list[str], bool]]:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .aws_cli import PLACEHOLDER
+from .shell_commands import PLACEHOLDER
 
 
 def registry(cli_folder: Path) -> dict[str, Any]:
