@@ -8,13 +8,12 @@ import functools
 import io
 import itertools
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 from awscli.clidriver import CLIDriver, create_clidriver
 from botocore import xform_name
 
-from .shell_commands import PLACEHOLDER, commands_of
+from .shell_commands import PLACEHOLDER
 
 # AWS CLI v2's own commands, which v1 (the CLI on PyPI, with the same services, operations and
 # parameters: botocore's models) does not have.
@@ -22,12 +21,6 @@ V2_ONLY = {("logs", "tail")}
 # Where no server listens: the CLI, having accepted a command, fails to connect.
 NOWHERE = ["--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"]
 ACCEPTED = "Could not connect to the endpoint URL"
-
-
-def aws_commands(text: str) -> Iterator[tuple[list[str], bool]]:
-    """Each `aws ...` command of a Markdown text's shell code, as the CLI's arguments, and
-    whether it is whole."""
-    return commands_of(text, "aws")
 
 
 @functools.cache
