@@ -132,9 +132,30 @@ class PasswordRotation(Rotation):
             )
             self.run_as(current, statement)
         else:
-            master = self.secret(current["masterarn"], VersionStage="AWSCURRENT")
-            self.set_as_master(master, current=current, pending=pending)
+            self.set_as_master(
+                self.master_login(current["masterarn"]), current=current, pending=pending
+            )
         log("password_set", version=token, username=pending["username"])
+
+    def master_login(self, master_arn: str) -> dict[str, Any]:
+        """The master user's secret as the database takes it now: its current version or,
+        while the master's own rotation is between setting its new password and making it
+        current, its pending one. The two secrets' schedules start together (the first deploy
+        creates both), so their rotations can run at the same moment."""
+        current = self.secret(master_arn, VersionStage="AWSCURRENT")
+        if self.logs_in(current):
+            return current
+        try:
+            pending = self.secret(master_arn, VersionStage="AWSPENDING")
+        except self.secrets.exceptions.ResourceNotFoundException:
+            pending = None
+        if pending is not None and self.logs_in(pending):
+            log("master_password_pending", username=pending["username"])
+            return pending
+        raise RotationError(
+            f"the current password of {current['username']!r} is refused: it was changed "
+            "outside this rotation (README, 'Database credentials')"
+        )
 
     def set_as_master(
         self, master: dict[str, Any], *, current: dict[str, Any], pending: dict[str, Any]
