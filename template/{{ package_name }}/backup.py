@@ -30,9 +30,9 @@ COMPLETION_WINDOW = Duration.days(1)
 
 class DatabaseBackup(Construct):
     """A vault encrypted with ``key``, and a plan that copies ``instance`` into it every day and
-    keeps each copy ``retention_days``. With ``lock_min_retention_days``, the vault is locked in
-    compliance mode after ``LOCK_GRACE``: no copy can be deleted before that many days, by
-    anyone, and the lock never changes again."""
+    keeps each copy ``retention_days``, as ``plan_name``. With ``lock_min_retention_days``, the
+    vault is locked in compliance mode after ``LOCK_GRACE``: no copy can be deleted before that
+    many days, by anyone, and the lock never changes again."""
 
     def __init__(
         self,
@@ -41,6 +41,7 @@ class DatabaseBackup(Construct):
         *,
         instance: rds.DatabaseInstance,
         key: kms.IKey,
+        plan_name: str,
         retention_days: int,
         lock_min_retention_days: int | None = None,
     ) -> None:
@@ -73,9 +74,13 @@ class DatabaseBackup(Construct):
                 else None
             ),
         )
+        # Named: CDK would name every environment's plan "Plan" (its construct id), the same
+        # name for each environment of an account in its console and CLI. A name is updated in
+        # place, the plan and its selection kept.
         self.plan = backup.BackupPlan(
             self,
             "Plan",
+            backup_plan_name=plan_name,
             backup_vault=self.vault,
             backup_plan_rules=[
                 backup.BackupPlanRule(

@@ -335,6 +335,7 @@ class DatastoreStack(PhaseStack):
                 "Backup",
                 instance=self.database.instance,
                 key=self.secrets_key,
+                plan_name=service.resource_name(environment, "database"),
                 retention_days=environment.backup_retention_days,
                 lock_min_retention_days=(
                     environment.backup_lock_days if service.backup_vault_lock else None
