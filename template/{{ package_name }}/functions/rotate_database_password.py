@@ -77,6 +77,14 @@ def other_user(username: str) -> str:
     return username + CLONE_SUFFIX
 
 
+def password_refused(username: str) -> RotationError:
+    """A rotation that cannot log in with a password it must use: changed outside it."""
+    return RotationError(
+        f"the current password of {username!r} is refused: it was changed outside this "
+        "rotation (README, 'Database credentials')"
+    )
+
+
 def password_statement(*, username: str, password: str, create_in_role: str | None) -> str:
     """The statement that gives ``username`` the password, as a SCRAM verifier; with
     ``create_in_role``, it creates the user as a member of that role, with nothing more."""
@@ -152,10 +160,7 @@ class PasswordRotation(Rotation):
         if pending is not None and self.logs_in(pending):
             log("master_password_pending", username=pending["username"])
             return pending
-        raise RotationError(
-            f"the current password of {current['username']!r} is refused: it was changed "
-            "outside this rotation (README, 'Database credentials')"
-        )
+        raise password_refused(current["username"])
 
     def set_as_master(
         self, master: dict[str, Any], *, current: dict[str, Any], pending: dict[str, Any]
@@ -174,10 +179,7 @@ class PasswordRotation(Rotation):
         # the master user would act for them (the confused deputy Secrets Manager's own
         # multi-user rotation guards against the same way).
         if not self.logs_in(current):
-            raise RotationError(
-                f"the current password of {current['username']!r} is refused: it was changed "
-                "outside this rotation (README, 'Database credentials')"
-            )
+            raise password_refused(current["username"])
         connection = self.connect(master, database=pending["dbname"])
         try:
             rows = connection.query(
@@ -231,10 +233,7 @@ class PasswordRotation(Rotation):
             connection = self.connect(secret)
         except PostgresError as error:
             if error.sqlstate == INVALID_PASSWORD:
-                raise RotationError(
-                    f"the current password of {secret['username']!r} is refused: it was changed "
-                    "outside this rotation (README, 'Database credentials')"
-                ) from error
+                raise password_refused(secret["username"]) from error
             raise
         try:
             connection.query(statement)
