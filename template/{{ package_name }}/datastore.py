@@ -154,11 +154,8 @@ class Database(Construct):
         )
         # The rotation's security-group rule uses the network stack's literal port (see
         # Network); the schedules keep the ids Secrets Manager's rotation applications had.
-        for construct_id, secret, master_secret in (
-            ("Rotation", self.secret, None),
-            ("AppRotation", self.app_secret, self.secret),
-        ):
-            DatabaseRotation(
+        rotations = {
+            construct_id: DatabaseRotation(
                 self,
                 construct_id,
                 secret=secret,
@@ -169,6 +166,14 @@ class Database(Construct):
                 log_retention=environment.log_retention,
                 failures=rotation_failures,
             )
+            for construct_id, secret, master_secret in (
+                ("Rotation", self.secret, None),
+                ("AppRotation", self.app_secret, self.secret),
+            )
+        }
+        # Its function also restores the application's passwords (README, "Database
+        # credentials"): the repair that would otherwise need psql inside the VPC.
+        self.app_rotation_function = rotations["AppRotation"].function
         # A first rotation starts when its schedule is created. The user must exist before the
         # application's, and the master password must not change while the custom resource
         # logs in with it to create the user.
@@ -364,6 +369,11 @@ class DatastoreStack(PhaseStack):
         # What the runbook's commands need (README: "Runbook").
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
         CfnOutput(self, "DatabaseAppSecretArn", value=self.database.app_secret.secret_arn)
+        CfnOutput(
+            self,
+            "DatabaseAppRotationFunctionName",
+            value=self.database.app_rotation_function.function_name,
+        )
         CfnOutput(self, "CacheAuthTokenSecretArn", value=self.cache.auth_token.secret_arn)
         CfnOutput(self, "CacheReplicationGroupId", value=self.cache.replication_group.ref)
         if self.cache.token_rotation is not None:

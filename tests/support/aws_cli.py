@@ -32,13 +32,14 @@ def _driver() -> CLIDriver:
 def refusal(arguments: list[str], folder: Path, *, whole: bool = True) -> str | None:
     """What the AWS CLI says against the command, or None when it accepts it (it then tries
     to reach AWS); a command that is not whole (prose naming it) may leave out required
-    options. Files the command reads (`file://...`) are written, empty JSON, in `folder`, the
-    current directory."""
+    options. Files the command reads (`file://...`, `fileb://...`) are written, empty JSON, in
+    `folder`, the current directory."""
     if tuple(arguments[:2]) in V2_ONLY:
         return None
     for argument in arguments:
-        if argument.startswith("file://"):
-            (folder / argument.removeprefix("file://")).write_text("{}")
+        for scheme in ("file://", "fileb://"):  # text, or bytes as they are
+            if argument.startswith(scheme):
+                (folder / argument.removeprefix(scheme)).write_text("{}")
     errors = io.StringIO()
     with (
         contextlib.redirect_stdout(io.StringIO()),

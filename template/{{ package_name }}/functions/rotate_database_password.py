@@ -24,6 +24,14 @@ is, ``<user>_clone`` included.
 - testSecret logs in with the pending version and runs a query.
 - finishSecret makes the pending version current (``rotation_steps.py``).
 
+One more step is the operator's, never Secrets Manager's: ``restorePasswords`` (multi-user
+only) gives the users of the secret's current and previous versions the passwords those
+versions hold, as the master user, where the database refuses them: after someone changed one
+by hand, or after a restore brought back older passwords (README, "Database credentials").
+It sets nothing the secret does not already say, and only whoever may invoke this function
+(an operator; none of the service's own roles) can ask for it: the repair psql would
+otherwise need, from a network no operator's machine reaches.
+
 Standard library only, besides the runtime's boto3: PostgreSQL over TLS verified against the
 RDS certificate authorities (``wire.py``); nothing secret is logged.
 """
@@ -61,13 +69,15 @@ else:
         quote_literal,
     )
 
-__all__ = ["STEPS", "PasswordRotation", "RotationError", "on_rotation"]
+__all__ = ["RESTORE_STEP", "STEPS", "PasswordRotation", "RotationError", "on_rotation"]
 
 Strategy = Literal["single-user", "multi-user"]
 STRATEGIES: tuple[Strategy, ...] = ("single-user", "multi-user")
 CLONE_SUFFIX = "_clone"
+STEP_EVENT_KEYS = ("Step", "SecretId", "ClientRequestToken")
 PASSWORD_LENGTH = 40
 APPLICATION_NAME = "rotate-database-password"
+RESTORE_STEP = "restorePasswords"
 
 
 def other_user(username: str) -> str:
@@ -165,35 +175,84 @@ class PasswordRotation(Rotation):
     def set_as_master(
         self, master: dict[str, Any], *, current: dict[str, Any], pending: dict[str, Any]
     ) -> None:
-        username = pending["username"]
-        base = username.removesuffix(CLONE_SUFFIX)
-        if master["username"] in (username, base, current["username"]):
-            raise RotationError("the multi-user rotation must not rotate the master user")
-        if other_user(current["username"]) != username:
+        if other_user(current["username"]) != pending["username"]:
             raise RotationError(
-                f"the pending user {username!r} is not the other of {current['username']!r}"
+                f"the pending user {pending['username']!r} is not the other of"
+                f" {current['username']!r}"
             )
-        if (master["host"], int(master["port"])) != (pending["host"], int(pending["port"])):
-            raise RotationError("the secret and its master secret name different databases")
+        self.check_master_may_set(master, current=current, target=pending)
         # Whoever may write this secret must also know a working password of it: otherwise
         # the master user would act for them (the confused deputy Secrets Manager's own
         # multi-user rotation guards against the same way).
         if not self.logs_in(current):
             raise password_refused(current["username"])
-        connection = self.connect(master, database=pending["dbname"])
+        self.give_password(master, pending)
+
+    def check_master_may_set(
+        self, master: dict[str, Any], *, current: dict[str, Any], target: dict[str, Any]
+    ) -> None:
+        """The master user sets passwords of the application's two users only, on its own
+        database: never its own, nor one that would make a user a member of it."""
+        base = target["username"].removesuffix(CLONE_SUFFIX)
+        if master["username"] in (target["username"], base, current["username"]):
+            raise RotationError("the multi-user rotation must not rotate the master user")
+        if (master["host"], int(master["port"])) != (target["host"], int(target["port"])):
+            raise RotationError("the secret and its master secret name different databases")
+
+    def give_password(self, master: dict[str, Any], secret: dict[str, Any]) -> None:
+        """As the master user, gives the secret's user its password; a clone that does not
+        exist yet is created as a member of its base user."""
+        username = secret["username"]
+        base = username.removesuffix(CLONE_SUFFIX)
+        connection = self.connect(master, database=secret["dbname"])
         try:
             rows = connection.query(
                 f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {quote_literal(username)}"
             )
+            if not rows and username == base:
+                raise RotationError(
+                    f"the user {username!r} does not exist (the first deploy's database-user"
+                    " function creates it)"
+                )
             create_in_role = base if not rows else None
             statement = password_statement(
-                username=username, password=pending["password"], create_in_role=create_in_role
+                username=username, password=secret["password"], create_in_role=create_in_role
             )
             connection.query(statement)
         finally:
             connection.close()
         if create_in_role is not None:
             log("user_created", username=username, member_of=base)
+
+    def restore_passwords(self, secret_id: str) -> list[str]:
+        """The operator's repair (``RESTORE_STEP``): the users of the current and previous
+        versions get the passwords those versions hold where the database refuses them, the
+        current's last; returns the users whose password it set."""
+        if self.strategy != "multi-user":
+            raise RotationError(
+                "only the application's secret is restored this way; the master user's "
+                "password is set through RDS (README, 'Database credentials')"
+            )
+        current = self.secret(secret_id, VersionStage="AWSCURRENT")
+        versions = [current]
+        try:
+            previous = self.secret(secret_id, VersionStage="AWSPREVIOUS")
+        except self.secrets.exceptions.ResourceNotFoundException:
+            previous = None
+        # The tasks not yet rolled onto the current version log in with the previous one.
+        if previous is not None and previous["username"] == other_user(current["username"]):
+            versions.insert(0, previous)
+        master = self.master_login(current["masterarn"])
+        restored: list[str] = []
+        for version in versions:
+            self.check_master_may_set(master, current=current, target=version)
+            if self.logs_in(version):
+                log("password_works", username=version["username"])
+                continue
+            self.give_password(master, version)
+            log("password_restored", username=version["username"])
+            restored.append(version["username"])
+        return restored
 
     def test_secret(self, secret_id: str, token: str) -> None:
         pending = self.secret(secret_id, VersionId=token, VersionStage="AWSPENDING")
@@ -241,9 +300,12 @@ class PasswordRotation(Rotation):
             connection.close()
 
 
-def on_rotation(event: dict[str, Any], context: Any) -> None:
-    """Secrets Manager's entry point: {"Step", "SecretId", "ClientRequestToken"}."""
-    absent = missing(event, ("Step", "SecretId", "ClientRequestToken"))
+def on_rotation(event: dict[str, Any], context: Any) -> dict[str, list[str]] | None:
+    """Secrets Manager's entry point: {"Step", "SecretId", "ClientRequestToken"}; and the
+    operator's repair: {"Step": "restorePasswords", "SecretId"}, which answers
+    {"restored": [the users whose password it set]}."""
+    repair = event.get("Step") == RESTORE_STEP
+    absent = missing(event, ("Step", "SecretId") if repair else STEP_EVENT_KEYS)
     if absent:
         raise RotationError(f"the event lacks {', '.join(absent)}")
     strategy = os.environ.get("ROTATION_STRATEGY", "")
@@ -256,5 +318,9 @@ def on_rotation(event: dict[str, Any], context: Any) -> None:
         strategy=strategy,
         ssl_context=rds_ssl_context(os.environ.get("CA_BUNDLE_URL", RDS_CA_BUNDLE_URL)),
     )
+    if repair:
+        log("restore_passwords", secret=event["SecretId"])
+        return {"restored": rotation.restore_passwords(event["SecretId"])}
     log("rotation_step", step=event["Step"], version=event["ClientRequestToken"])
     rotation.run(step=event["Step"], secret_id=event["SecretId"], token=event["ClientRequestToken"])
+    return None
