@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,13 +27,11 @@ import yaml
 
 from .support.commands import run
 from .support.environments import shared_environment
-from .support.network import free_port, listens
+from .support.local_aws import LOCAL_KEY_ID, LOCAL_SECRET, cli_environment
 
 ACCOUNT, REGION = "123456789012", "ap-northeast-1"  # moto's default account: the project's
 ROLES = ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec")
 ENVIRONMENTS = ("prod", "dev")
-# Any credentials do for moto's server; the CDK CLI and boto3 refuse to sign without some.
-LOCAL_KEY_ID, LOCAL_SECRET = "testing", "testing"  # pragma: allowlist secret
 Allows = Callable[[Mapping[str, Any], str, str], bool]
 
 
@@ -54,33 +49,6 @@ def _document(value: str | dict[str, Any]) -> dict[str, Any]:
         return value
     decoded: dict[str, Any] = ast.literal_eval(value)
     return decoded
-
-
-@pytest.fixture
-def local_aws(tmp_path: Path) -> Iterator[str]:
-    """moto's server mode, in a process of its own as AWS is: started by its command, never
-    imported (this repository's type check would then analyse all of moto, about a thousand
-    modules: half the CPU of every cold mypy run here)."""
-    port = free_port()
-    log = tmp_path / "moto.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not listens(port):
-            assert server.poll() is None, f"moto's server exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, (
-                f"moto's server is not listening:\n{log.read_text()}"
-            )
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.mark.cost(14)
@@ -102,17 +70,7 @@ def test_readme_bootstrap_bounds_each_environments_roles_to_its_stacks(
     )
     shared_environment(project)
     (project / "node_modules").symlink_to(pinned_cdk_cli / "node_modules")
-    environment = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": LOCAL_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET,
-        # The AWS CLI of this repository's environment.
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "AWS_ENDPOINT_URL": local_aws,
-        # As aws-actions/configure-aws-credentials sets them.
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-    }
+    environment = cli_environment(local_aws, REGION)
     blocks = _step_one_blocks((project / "README.md").read_text())
     assert sorted(blocks) == ["dev", "prod", "staging"]
     qualifiers: dict[str, str] = {}
