@@ -16,6 +16,7 @@ import importlib.util
 import json
 import re
 import shutil
+import textwrap
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,12 +32,21 @@ REGION = "ap-northeast-1"
 DATABASE = "orders-api-prod"
 
 
-def _restore_block(readme: str) -> str:
-    """The first shell block of the runbook's "Restore the database in place": steps 1 to 4."""
-    section = readme.split("\n**Restore the database in place**", 1)[1]
-    found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert found, "the README's restore has no commands"
-    return found[1]
+def _restore_blocks(readme: str) -> dict[str, str]:
+    """The shell blocks of the runbook's "Restore the database in place", by the step they
+    begin with: "0" (stop the service), "1" (steps 1 to 4), "5", "6" (give the service back);
+    those of a list item dedented."""
+    section = readme.split("\n**Restore the database in place**", 1)[1].split("\n7. ", 1)[0]
+    blocks = [
+        textwrap.dedent(body)
+        for _, body in re.findall(r"^( *)```sh\n(.*?)^\1```", section, re.DOTALL | re.MULTILINE)
+    ]
+    steps = {"0": "# 0.", "1": "DB=", "5": "SECRET=", "6": "for SVC"}
+    found = {
+        step: next((b for b in blocks if b.startswith(start)), "") for step, start in steps.items()
+    }
+    assert all(found.values()), f"the README's restore lacks a step: {found}"
+    return found
 
 
 def _rendered_module(project: Path) -> ModuleType:
@@ -144,11 +154,45 @@ def test_readme_restores_the_database_in_place_command_for_command(
     for snapshot in rds.describe_db_snapshots(SnapshotType="automated")["DBSnapshots"]:
         rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
 
+    # The API's ECS service and its autoscaling range, as the Compute stack deploys them.
+    ecs = local.client("ecs", endpoint_url=local_aws)
+    scaling = local.client("application-autoscaling", endpoint_url=local_aws)
+    ecs.create_cluster(clusterName="orders-api-prod")
+    ecs.register_task_definition(
+        family="api", containerDefinitions=[{"name": "App", "image": "app", "memory": 512}]
+    )
+    # At zero already: moto's Application Auto Scaling does not set the service's count as
+    # AWS's does once the range is 0 to 0, and the step's wait is for that count.
+    ecs.create_service(
+        cluster="orders-api-prod", serviceName="api", taskDefinition="api", desiredCount=0
+    )
+    target = {
+        "ServiceNamespace": "ecs",
+        "ResourceId": "service/orders-api-prod/api",
+        "ScalableDimension": "ecs:service:DesiredCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=6)
+
+    def capacity() -> tuple[int, int]:
+        (found,) = scaling.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[target["ResourceId"]]
+        )["ScalableTargets"]
+        return found["MinCapacity"], found["MaxCapacity"]
+
     environment = cli_environment(local_aws, REGION)
-    block = _restore_block((project / "README.md").read_text())
-    assert f"DB={DATABASE}\n" in block
-    # moto renames at once: the README's wait for the new name ends at its first look.
-    run(["bash", "-euo", "pipefail", "-c", block], project, environment=environment, timeout=120)
+    blocks = _restore_blocks((project / "README.md").read_text())
+    assert f"DB={DATABASE}\n" in blocks["1"]
+    # The runbook's shell (README, "Runbook") has these; moto changes an instance at once,
+    # so each wait ends at its first look and its pauses are skipped; `gh` reaches no GitHub.
+    prelude = 'CLUSTER=orders-api-prod SERVICE=api\nsleep() { :; }\ngh() { echo "gh $*"; }\n'
+
+    def step(name: str) -> str:
+        command = ["bash", "-euo", "pipefail", "-c", prelude + blocks[name]]
+        return run(command, project, environment=environment, timeout=120).stdout
+
+    assert "gh workflow disable deploy.yml" in step("0")
+    assert capacity() == (0, 0)
+    step("1")
 
     # The files the commands passed each other.
     restore: dict[str, Any] = json.loads((project / "restore.json").read_text())
@@ -166,3 +210,6 @@ def test_readme_restores_the_database_in_place_command_for_command(
     assert copy["DBSubnetGroup"]["DBSubnetGroupName"] == "datastore-database"
     assert [g["VpcSecurityGroupId"] for g in copy["VpcSecurityGroups"]] == [group["GroupId"]]
     assert copy["Endpoint"]["Port"] == 5433
+    # The service gets its range back, and deploys.
+    assert "gh workflow enable deploy.yml" in step("6")
+    assert capacity() == (2, 6)

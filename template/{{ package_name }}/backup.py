@@ -2,9 +2,11 @@
 
 RDS keeps automated backups (point-in-time restore) for the sizing's retention, but they belong
 to the instance: deleting it can take them along, and whoever may change the instance may change
-them. AWS Backup keeps its recovery points in a vault with its own access policy, encrypted with
-the stack's key, and no principal may delete one or shorten its life before it expires: only
-the plan's lifecycle does, after the same retention (decision 13).
+them. AWS Backup keeps its recovery points in a vault with its own access policy, and no
+principal may delete one or shorten its life before it expires: only the plan's lifecycle does,
+after the same retention (decision 13). The vault is encrypted with the stack's key; an RDS
+recovery point keeps the instance's own encryption, as AWS Backup encrypts independently only
+the resource types it fully manages (AWS Backup Developer Guide, "Encryption for backups").
 """
 
 from aws_cdk import Duration, RemovalPolicy

@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("Port", "Endpoint.Port", "Port", "DBPortNumber"),
     Setting("MultiAZ", "MultiAZ", "MultiAZ", "MultiAZ"),
-    Setting("PubliclyAccessible", "PubliclyAccessible", "PubliclyAccessible", None),
+    Setting("PubliclyAccessible", "PubliclyAccessible", "PubliclyAccessible", "PubliclyAccessible"),
     Setting("StorageType", "StorageType", "StorageType", "StorageType"),
     Setting(
         "MaxAllocatedStorage", "MaxAllocatedStorage", "MaxAllocatedStorage", "MaxAllocatedStorage"
@@ -88,18 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
         "EnableCloudwatchLogsExports",
         None,  # modify-db-instance takes a change instead: CloudwatchLogsExportConfiguration
     ),
-    Setting(
-        "BackupRetentionPeriod",
-        "BackupRetentionPeriod",
-        "BackupRetentionPeriod",
-        "BackupRetentionPeriod",
-    ),
-    Setting(
-        "PreferredBackupWindow",
-        "PreferredBackupWindow",
-        "PreferredBackupWindow",
-        "PreferredBackupWindow",
-    ),
+    # Set after the restore: the restore's parameters for these two are recent, and an AWS CLI
+    # older than them refuses the whole request.
+    Setting("BackupRetentionPeriod", "BackupRetentionPeriod", None, "BackupRetentionPeriod"),
+    Setting("PreferredBackupWindow", "PreferredBackupWindow", None, "PreferredBackupWindow"),
     Setting(
         "PreferredMaintenanceWindow",
         "PreferredMaintenanceWindow",
@@ -148,6 +140,18 @@ FROM_THE_COPY: dict[str, str] = {
     "KmsKeyId": "a restore keeps the copy's key",
     "AllocatedStorage": "the copy's, which storage autoscaling grows up to MaxAllocatedStorage",
 }
+
+
+# Settings RDS takes only together: Performance Insights given without its key turns on with
+# the account's default key, which can never be changed after; monitoring needs its role.
+TOGETHER: tuple[tuple[str, ...], ...] = (
+    (
+        "EnablePerformanceInsights",
+        "PerformanceInsightsKMSKeyId",
+        "PerformanceInsightsRetentionPeriod",
+    ),
+    ("MonitoringInterval", "MonitoringRoleArn"),
+)
 
 
 def read(described: dict[str, Any], path: str) -> Any:
@@ -214,6 +218,16 @@ def settings_request(before: dict[str, Any], restored: dict[str, Any]) -> dict[s
             continue
         if wanted != read(restored, setting.described):
             request[setting.modify] = wanted
+    wanted_values = {
+        setting.modify: read(before, setting.described)
+        for setting in SETTINGS
+        if setting.modify is not None
+    }
+    for group in TOGETHER:
+        if any(parameter in request for parameter in group):
+            for parameter in group:
+                if wanted_values.get(parameter) is not None:
+                    request[parameter] = wanted_values[parameter]
     wanted_logs = set(before.get("EnabledCloudwatchLogsExports") or [])
     restored_logs = set(restored.get("EnabledCloudwatchLogsExports") or [])
     if wanted_logs != restored_logs:
