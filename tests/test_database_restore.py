@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 import botocore.session
+import pytest
 from botocore.model import ListShape, Shape, StructureShape
 
 from .support.commands import run
@@ -90,6 +91,7 @@ def test_the_restore_requests_name_what_rdss_api_has(default_project: Path) -> N
     assert "TagList" in described.members and "Tags" in restore.members
 
 
+@pytest.mark.cost(7)
 def test_readme_restores_the_database_in_place_command_for_command(
     default_project: Path, local_aws: str, tmp_path: Path
 ) -> None:
