@@ -35,8 +35,8 @@ DATABASE = "orders-api-prod"
 
 def _restore_blocks(readme: str) -> dict[str, str]:
     """The shell blocks of the runbook's "Restore the database in place", by the step they
-    begin with: "0" (stop the service), "1" (steps 1 to 4), "5", "6" (give the service back);
-    those of a list item dedented."""
+    begin with: "0" (stop the service), "1" (steps 1 to 4), "5", "6" (give the service back),
+    those of a list item dedented; and "settled", the runbook's function their waits call."""
     section = readme.split("\n**Restore the database in place**", 1)[1].split("\n7. ", 1)[0]
     blocks = [
         textwrap.dedent(body)
@@ -47,6 +47,10 @@ def _restore_blocks(readme: str) -> dict[str, str]:
         step: next((b for b in blocks if b.startswith(start)), "") for step, start in steps.items()
     }
     assert all(found.values()), f"the README's restore lacks a step: {found}"
+    # The runbook's own shell function its waits call, from the runbook's first block.
+    settled = re.search(r"^settled\(\) \{\n.*?^\}\n", readme, re.DOTALL | re.MULTILINE)
+    assert settled, "the runbook defines no settled()"
+    found["settled"] = settled[0]
     return found
 
 
@@ -187,6 +191,7 @@ def test_readme_restores_the_database_in_place_command_for_command(
     # The runbook's shell (README, "Runbook") has these; moto changes an instance at once,
     # so each wait ends at its first look and its pauses are skipped; `gh` reaches no GitHub.
     prelude = 'CLUSTER=orders-api-prod SERVICE=api\nsleep() { :; }\ngh() { echo "gh $*"; }\n'
+    prelude += blocks["settled"]
 
     def step(name: str) -> str:
         command = ["bash", "-euo", "pipefail", "-c", prelude + blocks[name]]
