@@ -14,7 +14,6 @@ back, by the rendered project's own IAM evaluation (its tests/iam_evaluation.py)
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ import yaml
 from .support.commands import run
 from .support.environments import shared_environment
 from .support.local_aws import LOCAL_KEY_ID, LOCAL_SECRET, cli_environment
+from .support.template import module_at
 
 ACCOUNT, REGION = "123456789012", "ap-northeast-1"  # moto's default account: the project's
 ROLES = ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec")
@@ -187,9 +187,5 @@ def _verify_bootstrap(
 def _rendered_iam_evaluation(project: Path) -> Allows:
     """`allows` of the rendered project's tests/iam_evaluation.py (its rendered tests evaluate
     the same documents with it)."""
-    path = project / "tests" / "iam_evaluation.py"
-    spec = importlib.util.spec_from_file_location("rendered_iam_evaluation", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_at(project / "tests" / "iam_evaluation.py", "rendered_iam_evaluation")
     return cast(Allows, module.allows)

@@ -12,13 +12,11 @@ is one RDS's API takes.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
 import textwrap
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import botocore.session
@@ -28,6 +26,7 @@ from botocore.model import ListShape, Shape, StructureShape
 from .support.commands import run
 from .support.environments import shared_environment
 from .support.local_aws import LOCAL_KEY_ID, LOCAL_SECRET, cli_environment
+from .support.template import module_at
 
 REGION = "ap-northeast-1"
 DATABASE = "orders-api-prod"
@@ -54,15 +53,6 @@ def _restore_blocks(readme: str) -> dict[str, str]:
     return found
 
 
-def _rendered_module(project: Path) -> ModuleType:
-    path = project / "orders_api" / "database_restore.py"
-    spec = importlib.util.spec_from_file_location("database_restore", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _member(shape: Shape, path: str) -> Shape | None:
     """The shape at a `describe-db-instances` path (`A.B`, `A[0].B`, `A[*].B`) of `shape`."""
     for part in path.split("."):
@@ -81,7 +71,7 @@ def test_the_restore_requests_name_what_rdss_api_has(default_project: Path) -> N
     # Protects: each setting is read from a field `describe-db-instances` has, and sent as a
     # parameter its request takes (a misspelt name would be dropped or refused on the day of a
     # restore).
-    module = _rendered_module(default_project)
+    module = module_at(default_project / "orders_api" / "database_restore.py", "database_restore")
     model = botocore.session.get_session().get_service_model("rds")
     described = model.shape_for("DBInstance")
     restore = model.operation_model("RestoreDBInstanceToPointInTime").input_shape

@@ -212,22 +212,17 @@ def settings_request(before: dict[str, Any], restored: dict[str, Any]) -> dict[s
         "DBInstanceIdentifier": restored["DBInstanceIdentifier"],
         "ApplyImmediately": True,
     }
-    for setting in SETTINGS:
-        wanted = read(before, setting.described)
-        if setting.modify is None or wanted is None:
-            continue
-        if wanted != read(restored, setting.described):
-            request[setting.modify] = wanted
-    wanted_values = {
-        setting.modify: read(before, setting.described)
+    wanted = {
+        setting.modify: value
         for setting in SETTINGS
-        if setting.modify is not None
+        if setting.modify is not None and (value := read(before, setting.described)) is not None
     }
+    for setting in SETTINGS:
+        if setting.modify in wanted and wanted[setting.modify] != read(restored, setting.described):
+            request[setting.modify] = wanted[setting.modify]
     for group in TOGETHER:
         if any(parameter in request for parameter in group):
-            for parameter in group:
-                if wanted_values.get(parameter) is not None:
-                    request[parameter] = wanted_values[parameter]
+            request |= {parameter: wanted[parameter] for parameter in group if parameter in wanted}
     wanted_logs = set(before.get("EnabledCloudwatchLogsExports") or [])
     restored_logs = set(restored.get("EnabledCloudwatchLogsExports") or [])
     if wanted_logs != restored_logs:

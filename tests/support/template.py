@@ -39,11 +39,17 @@ def extension(name: str) -> Any:
     return environment.get_template(f"extensions/{name}.jinja").module
 
 
-def load_module(relative_path: str) -> Any:
-    """A plain Python module of the template by path (its package is not importable)."""
-    path = TEMPLATE / relative_path
-    spec = importlib.util.spec_from_file_location(f"template_{path.stem}", path)
+def module_at(path: Path, name: str) -> Any:
+    """A plain Python module loaded from its file, as `name` (its package is not importable
+    here: the template's, or a rendered project's)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_module(relative_path: str) -> Any:
+    """A plain Python module of the template by path."""
+    path = TEMPLATE / relative_path
+    return module_at(path, f"template_{path.stem}")
