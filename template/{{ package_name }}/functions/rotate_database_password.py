@@ -30,7 +30,11 @@ versions hold, as the master user, where the database refuses them: after someon
 by hand, or after a restore brought back older passwords (README, "Database credentials").
 It sets nothing the secret does not already say, and only whoever may invoke this function
 (an operator; none of the service's own roles) can ask for it: the repair psql would
-otherwise need, from a network no operator's machine reaches.
+otherwise need, from a network no operator's machine reaches. The operator's other step,
+``transferOwnership`` (multi-user only), gives the application's user (``<user>``) what the
+master user owns in the application's database (``ownership.py``): the tables a service made
+while its tasks logged in as the master user, which its migrations, now run as ``<user>``,
+could not alter.
 
 Standard library only, besides the runtime's boto3: PostgreSQL over TLS verified against the
 RDS certificate authorities (``wire.py``); nothing secret is logged.
@@ -48,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 # as a package. The same siblings either way.
 if TYPE_CHECKING or __package__:
     from .create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
+    from .ownership import OWNED_OBJECTS_QUERY, transfer_statements
     from .rotation_steps import STEPS, Rotation, RotationError, log, missing
     from .scram import scram_verifier
     from .wire import (
@@ -59,6 +64,7 @@ if TYPE_CHECKING or __package__:
     )
 else:
     from create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
+    from ownership import OWNED_OBJECTS_QUERY, transfer_statements
     from rotation_steps import STEPS, Rotation, RotationError, log, missing
     from scram import scram_verifier
     from wire import (
@@ -69,7 +75,14 @@ else:
         quote_literal,
     )
 
-__all__ = ["RESTORE_STEP", "STEPS", "PasswordRotation", "RotationError", "on_rotation"]
+__all__ = [
+    "RESTORE_STEP",
+    "STEPS",
+    "TRANSFER_STEP",
+    "PasswordRotation",
+    "RotationError",
+    "on_rotation",
+]
 
 Strategy = Literal["single-user", "multi-user"]
 STRATEGIES: tuple[Strategy, ...] = ("single-user", "multi-user")
@@ -78,6 +91,12 @@ STEP_EVENT_KEYS = ("Step", "SecretId", "ClientRequestToken")
 PASSWORD_LENGTH = 40
 APPLICATION_NAME = "rotate-database-password"
 RESTORE_STEP = "restorePasswords"
+TRANSFER_STEP = "transferOwnership"
+OPERATOR_STEPS = (RESTORE_STEP, TRANSFER_STEP)
+# How long the ownership transfer waits for each table's lock (a change of owner takes it
+# whole, for a moment): past it, it fails and changes nothing, rather than holding the
+# service's queries up behind a long transaction.
+LOCK_TIMEOUT = "10s"
 
 
 def other_user(username: str) -> str:
@@ -254,6 +273,49 @@ class PasswordRotation(Rotation):
             restored.append(version["username"])
         return restored
 
+    def transfer_ownership(self, secret_id: str) -> list[str]:
+        """The operator's other step (``TRANSFER_STEP``): what the master user owns in the
+        application's database becomes the application's user's (``<user>``, whichever of
+        the two is current), in one transaction; returns what it moved, as "<kind> <name>"."""
+        if self.strategy != "multi-user":
+            raise RotationError(
+                "ownership goes to the user of the application's secret; this function "
+                "rotates the master user's"
+            )
+        current = self.secret(secret_id, VersionStage="AWSCURRENT")
+        owner = current["username"].removesuffix(CLONE_SUFFIX)
+        master = self.master_login(current["masterarn"])
+        self.check_master_may_set(master, current=current, target=current)
+        connection = self.connect(master, database=current["dbname"])
+        try:
+            if not connection.query(
+                f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {quote_literal(owner)}"
+            ):
+                raise RotationError(
+                    f"the user {owner!r} does not exist (the first deploy's database-user"
+                    " function creates it)"
+                )
+            owned = [(str(kind), str(name)) for kind, name in connection.query(OWNED_OBJECTS_QUERY)]
+            if owned:
+                connection.query(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+                connection.query("BEGIN")
+                # Giving an object away takes being able to SET ROLE to its new owner
+                # (PostgreSQL 16 and later no longer let a role's creator do that by itself).
+                # The master user stays a member of <user>, and so keeps its rights on what
+                # it gave: the database-user function's grants, run again at an update of
+                # its resource, need them.
+                connection.query(
+                    f"GRANT {quote_identifier(owner)} TO {quote_identifier(master['username'])}"
+                )
+                for statement in transfer_statements(owned, to=owner):
+                    connection.query(statement)
+                connection.query("COMMIT")
+        finally:
+            connection.close()
+        moved = [f"{kind} {name}" for kind, name in owned]
+        log("ownership_transferred", owner=owner, objects=moved)
+        return moved
+
     def test_secret(self, secret_id: str, token: str) -> None:
         pending = self.secret(secret_id, VersionId=token, VersionStage="AWSPENDING")
         connection = self.connect(pending)
@@ -302,10 +364,11 @@ class PasswordRotation(Rotation):
 
 def on_rotation(event: dict[str, Any], context: Any) -> dict[str, list[str]] | None:
     """Secrets Manager's entry point: {"Step", "SecretId", "ClientRequestToken"}; and the
-    operator's repair: {"Step": "restorePasswords", "SecretId"}, which answers
-    {"restored": [the users whose password it set]}."""
-    repair = event.get("Step") == RESTORE_STEP
-    absent = missing(event, ("Step", "SecretId") if repair else STEP_EVENT_KEYS)
+    operator's two steps: {"Step": "restorePasswords", "SecretId"}, which answers
+    {"restored": [the users whose password it set]}, and {"Step": "transferOwnership",
+    "SecretId"}, which answers {"transferred": [what it gave the application's user]}."""
+    operator_step = event.get("Step") in OPERATOR_STEPS
+    absent = missing(event, ("Step", "SecretId") if operator_step else STEP_EVENT_KEYS)
     if absent:
         raise RotationError(f"the event lacks {', '.join(absent)}")
     strategy = os.environ.get("ROTATION_STRATEGY", "")
@@ -318,9 +381,12 @@ def on_rotation(event: dict[str, Any], context: Any) -> dict[str, list[str]] | N
         strategy=strategy,
         ssl_context=rds_ssl_context(os.environ.get("CA_BUNDLE_URL", RDS_CA_BUNDLE_URL)),
     )
-    if repair:
+    if event["Step"] == RESTORE_STEP:
         log("restore_passwords", secret=event["SecretId"])
         return {"restored": rotation.restore_passwords(event["SecretId"])}
+    if event["Step"] == TRANSFER_STEP:
+        log("transfer_ownership", secret=event["SecretId"])
+        return {"transferred": rotation.transfer_ownership(event["SecretId"])}
     log("rotation_step", step=event["Step"], version=event["ClientRequestToken"])
     rotation.run(step=event["Step"], secret_id=event["SecretId"], token=event["ClientRequestToken"])
     return None
