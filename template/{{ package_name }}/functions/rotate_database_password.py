@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 # as a package. The same siblings either way.
 if TYPE_CHECKING or __package__:
     from .create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
-    from .ownership import OWNED_OBJECTS_QUERY, transfer_statements
+    from .ownership import OWNED_OBJECTS_QUERY, transfer_statement
     from .rotation_steps import STEPS, Rotation, RotationError, log, missing
     from .scram import scram_verifier
     from .wire import (
@@ -64,7 +64,7 @@ if TYPE_CHECKING or __package__:
     )
 else:
     from create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
-    from ownership import OWNED_OBJECTS_QUERY, transfer_statements
+    from ownership import OWNED_OBJECTS_QUERY, transfer_statement
     from rotation_steps import STEPS, Rotation, RotationError, log, missing
     from scram import scram_verifier
     from wire import (
@@ -93,9 +93,8 @@ APPLICATION_NAME = "rotate-database-password"
 RESTORE_STEP = "restorePasswords"
 TRANSFER_STEP = "transferOwnership"
 OPERATOR_STEPS = (RESTORE_STEP, TRANSFER_STEP)
-# How long the ownership transfer waits for each table's lock (a change of owner takes it
-# whole, for a moment): past it, it fails and changes nothing, rather than holding the
-# service's queries up behind a long transaction.
+# How long the ownership transfer waits for each object's lock (a change of owner takes a
+# table's whole, for a moment).
 LOCK_TIMEOUT = "10s"
 
 
@@ -273,10 +272,11 @@ class PasswordRotation(Rotation):
             restored.append(version["username"])
         return restored
 
-    def transfer_ownership(self, secret_id: str) -> list[str]:
+    def transfer_ownership(self, secret_id: str) -> dict[str, list[str]]:
         """The operator's other step (``TRANSFER_STEP``): what the master user owns in the
         application's database becomes the application's user's (``<user>``, whichever of
-        the two is current), in one transaction; returns what it moved, as "<kind> <name>"."""
+        the two is current), one object at a time; answers what it moved and what it kept
+        (a kind it does not move), each as "<kind> <name>"."""
         if self.strategy != "multi-user":
             raise RotationError(
                 "ownership goes to the user of the application's secret; this function "
@@ -287,6 +287,8 @@ class PasswordRotation(Rotation):
         master = self.master_login(current["masterarn"])
         self.check_master_may_set(master, current=current, target=current)
         connection = self.connect(master, database=current["dbname"])
+        moved: list[str] = []
+        kept: list[str] = []
         try:
             if not connection.query(
                 f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {quote_literal(owner)}"
@@ -297,24 +299,39 @@ class PasswordRotation(Rotation):
                 )
             owned = [(str(kind), str(name)) for kind, name in connection.query(OWNED_OBJECTS_QUERY)]
             if owned:
-                connection.query(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-                connection.query("BEGIN")
-                # Giving an object away takes being able to SET ROLE to its new owner
-                # (PostgreSQL 16 and later no longer let a role's creator do that by itself).
+                # Giving an object away takes being able to SET ROLE to its new owner;
+                # PostgreSQL 16 and later give a role's creator (the master user created
+                # <user>) only the ADMIN OPTION on it, which lets it grant itself the rest.
                 # The master user stays a member of <user>, and so keeps its rights on what
                 # it gave: the database-user function's grants, run again at an update of
                 # its resource, need them.
                 connection.query(
                     f"GRANT {quote_identifier(owner)} TO {quote_identifier(master['username'])}"
                 )
-                for statement in transfer_statements(owned, to=owner):
+                # Each change of owner is its own transaction: it holds the object's lock
+                # (a table's, whole) for a moment only, and waits for it at most LOCK_TIMEOUT
+                # rather than hold the service's queries up behind a long transaction.
+                connection.query(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            for kind, name in owned:
+                statement = transfer_statement(kind, name, to=owner)
+                if statement is None:
+                    kept.append(f"{kind} {name}")
+                    continue
+                try:
                     connection.query(statement)
-                connection.query("COMMIT")
+                except PostgresError as error:
+                    raise RotationError(
+                        f"{kind} {name} was not moved ({error}); moved before it: "
+                        f"{', '.join(moved) or 'nothing'}. Run the step again."
+                    ) from error
+                moved.append(f"{kind} {name}")
         finally:
             connection.close()
-        moved = [f"{kind} {name}" for kind, name in owned]
-        log("ownership_transferred", owner=owner, objects=moved)
-        return moved
+            if moved:
+                log("ownership_transferred", owner=owner, objects=moved)
+        if kept:
+            log("ownership_kept", objects=kept)
+        return {"transferred": moved, "kept": kept}
 
     def test_secret(self, secret_id: str, token: str) -> None:
         pending = self.secret(secret_id, VersionId=token, VersionStage="AWSPENDING")
@@ -366,7 +383,8 @@ def on_rotation(event: dict[str, Any], context: Any) -> dict[str, list[str]] | N
     """Secrets Manager's entry point: {"Step", "SecretId", "ClientRequestToken"}; and the
     operator's two steps: {"Step": "restorePasswords", "SecretId"}, which answers
     {"restored": [the users whose password it set]}, and {"Step": "transferOwnership",
-    "SecretId"}, which answers {"transferred": [what it gave the application's user]}."""
+    "SecretId"}, which answers {"transferred": [what it gave the application's user],
+    "kept": [what it does not move]}."""
     operator_step = event.get("Step") in OPERATOR_STEPS
     absent = missing(event, ("Step", "SecretId") if operator_step else STEP_EVENT_KEYS)
     if absent:
@@ -386,7 +404,7 @@ def on_rotation(event: dict[str, Any], context: Any) -> dict[str, list[str]] | N
         return {"restored": rotation.restore_passwords(event["SecretId"])}
     if event["Step"] == TRANSFER_STEP:
         log("transfer_ownership", secret=event["SecretId"])
-        return {"transferred": rotation.transfer_ownership(event["SecretId"])}
+        return rotation.transfer_ownership(event["SecretId"])
     log("rotation_step", step=event["Step"], version=event["ClientRequestToken"])
     rotation.run(step=event["Step"], secret_id=event["SecretId"], token=event["ClientRequestToken"])
     return None
