@@ -70,14 +70,16 @@ WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_d
     WHERE d.classid = s.classid AND d.objid = s.objid AND d.deptype = 'e')
   AND NOT (o.type = 'schema' AND (o.identity = 'public' OR EXISTS (
     SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extnamespace = s.objid)))
+  -- (c and t are NULL for other catalogs' objects: each test below is false for them)
   -- another session's temporary tables
-  AND NOT (c.oid IS NOT NULL AND c.relpersistence = 't')
+  AND NOT coalesce(c.relpersistence = 't', false)
   -- a serial or identity column's sequence: its table's change of owner moves it
-  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+  AND NOT coalesce(c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
-      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')))
+      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')), false)
   -- from PostgreSQL 17 a multirange follows its range, and refuses a change of its own
-  AND NOT (t.typtype = 'm' AND current_setting('server_version_num')::int >= 170000)
+  AND NOT coalesce(t.typtype = 'm' AND current_setting('server_version_num')::int >= 170000,
+    false)
 ORDER BY o.type <> 'schema', o.type, 2
 """
 
