@@ -47,9 +47,17 @@ def user_statements(*, username: str, password: str, database: str, exists: bool
     Nothing more: no superuser, no role membership, no other database."""
     role = quote_identifier(username)
     verifier = quote_literal(scram_verifier(password))
-    verb = "ALTER" if exists else "CREATE"
+    # Only a superuser may name the SUPERUSER attribute, even to leave it off, and the RDS
+    # master user is none: an existing user is altered without it (a role the master user
+    # made cannot be a superuser, and one that is refuses to be altered by it).
+    if exists:
+        role_statement = f"ALTER ROLE {role} WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD {verifier}"
+    else:
+        role_statement = (
+            f"CREATE ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {verifier}"
+        )
     return [
-        f"{verb} ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {verifier}",
+        role_statement,
         f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_identifier(database)} TO {role}",
         f"GRANT USAGE, CREATE ON SCHEMA public TO {role}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
