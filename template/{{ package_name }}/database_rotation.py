@@ -39,6 +39,7 @@ class DatabaseRotation(Construct):
         *,
         secret: secretsmanager.ISecret,
         master_secret: secretsmanager.ISecret | None,
+        database_name: str,
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         interval: Duration,
@@ -69,7 +70,9 @@ class DatabaseRotation(Construct):
             log_retention=log_retention,
             timeout=FUNCTION_TIMEOUT,
             failures=failures,
-            environment={"ROTATION_STRATEGY": strategy},
+            # The application's database, for a secret without `dbname` (the functions act in
+            # it: the ownership transfer must not land in another).
+            environment={"ROTATION_STRATEGY": strategy, "DATABASE_NAME": database_name},
         )
         self.function = built.function
         self.log_group = built.log_group

@@ -160,6 +160,7 @@ class Database(Construct):
                 construct_id,
                 secret=secret,
                 master_secret=master_secret,
+                database_name=database_name,
                 vpc=network.vpc,
                 security_group=network.rotation_security_group,
                 interval=ROTATION_INTERVAL,

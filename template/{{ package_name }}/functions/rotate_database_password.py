@@ -13,7 +13,8 @@ function, in one of two strategies (``ROTATION_STRATEGY``).
 The secrets keep the format of RDS database secrets (``engine``, ``host``, ``port``,
 ``username``, ``password``, ``dbname``, ``masterarn``), which Secrets Manager's own rotation
 functions for PostgreSQL read and write: a secret they rotated before goes on from where it
-is, ``<user>_clone`` included.
+is, ``<user>_clone`` included. ``dbname`` is optional there; where a secret has none, the
+functions work in the database the stack names (``DATABASE_NAME``).
 
 - createSecret puts the new version (a random password of 40 letters and digits) as
   ``AWSPENDING``.
@@ -134,6 +135,15 @@ class PasswordRotation(Rotation):
     strategy: Strategy
     ssl_context: ssl.SSLContext
     lock_timeout: str = LOCK_TIMEOUT
+    # The application's database, where a secret names none (``DATABASE_NAME``).
+    database_name: str | None = None
+
+    def database_of(self, secret: dict[str, Any]) -> str:
+        """The database a secret's user works in: its ``dbname``, else the stack's."""
+        name = secret.get("dbname") or self.database_name
+        if not name:
+            raise RotationError("the secret names no database (dbname) and DATABASE_NAME is unset")
+        return str(name)
 
     def secret(self, secret_id: str, **version: str) -> dict[str, Any]:
         return cast(dict[str, Any], json.loads(self.value(secret_id, **version)))
@@ -223,7 +233,7 @@ class PasswordRotation(Rotation):
         exist yet is created as a member of its base user."""
         username = secret["username"]
         base = username.removesuffix(CLONE_SUFFIX)
-        connection = self.connect(master, database=secret["dbname"])
+        connection = self.connect(master, database=self.database_of(secret))
         try:
             rows = connection.query(
                 f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {quote_literal(username)}"
@@ -292,7 +302,7 @@ class PasswordRotation(Rotation):
         # of it, or they would choose whom the master user gives everything to.
         if not self.logs_in(current):
             raise password_refused(current["username"])
-        connection = self.connect(master, database=current["dbname"])
+        connection = self.connect(master, database=self.database_of(current))
         moved: list[str] = []
         kept: list[str] = []
         failed: list[str] = []
@@ -354,7 +364,7 @@ class PasswordRotation(Rotation):
             port=int(secret["port"]),
             user=secret["username"],
             password=secret["password"],
-            database=database or secret["dbname"],
+            database=database or self.database_of(secret),
             ssl_context=self.ssl_context,
             application_name=APPLICATION_NAME,
         )
@@ -402,6 +412,7 @@ def on_rotation(event: dict[str, Any], context: Any) -> dict[str, list[str]] | N
         secrets=boto3.client("secretsmanager"),
         strategy=strategy,
         ssl_context=rds_ssl_context(os.environ.get("CA_BUNDLE_URL", RDS_CA_BUNDLE_URL)),
+        database_name=os.environ.get("DATABASE_NAME"),
     )
     if event["Step"] == RESTORE_STEP:
         log("restore_passwords", secret=event["SecretId"])
