@@ -32,10 +32,11 @@ from .support.commands import (
 from .support.deployed import PREVIOUS_MEDIUM, deployed_templates
 from .support.environments import uv_sync
 from .support.projects import CONFLICT, GENERATED, answers_of
+from .support.releases import LATEST_RELEASE, NEXT_RELEASE
 from .support.synth import cdk_out_templates
 from .support.template import TEMPLATE
 from .support.terminal import ENTER, Terminal
-from .test_replacement import replacements
+from .test_replacement import conflicted_files, replacements
 
 
 def _files(project: Path) -> dict[str, str]:
@@ -400,3 +401,32 @@ def test_an_update_of_a_folder_with_glob_characters_in_its_path_keeps_what_it_ru
     run([*update, str(project)], tmp_path)
     updated = answers_of(project)
     assert (updated["cpu_architecture"], updated["permissions_boundary"]) == ("x86_64", False)
+
+
+@pytest.mark.cost(6)
+def test_a_service_named_before_a_rule_refused_its_name_still_updates(
+    shipped_releases: Path, tmp_path: Path
+) -> None:
+    # Protects: the rules for new services' names are not applied to a service that has its
+    # name. An update renders the template twice more in empty scratch folders (the old
+    # release and the new one, to merge the team's edits): no answers file there, so a
+    # service named `email` (its package hides the standard library's, refused to new
+    # services since the latest release) could take no release after it, and `copier update`
+    # stopped with the project half written.
+    project = tmp_path / "email"
+    example = str(TEMPLATE / "example-answers.yml")
+    render(
+        COPIER,
+        shipped_releases,
+        project,
+        "--vcs-ref",
+        LATEST_RELEASE,
+        "--data-file",
+        example,
+        *data_arguments({"service_name": "email"}),
+    )
+    run([*COPIER, "update", "--skip-answered", "--defaults"], project)
+    updated = answers_of(project)
+    assert (updated["_commit"], updated["service_name"]) == (NEXT_RELEASE, "email")
+    assert (project / "email" / "environments.py").is_file()
+    assert conflicted_files(project) == []
