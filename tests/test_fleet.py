@@ -21,6 +21,7 @@ from typing import Any
 
 import pexpect
 import pytest
+import yaml
 from copier import run_copy
 from packaging.version import Version
 
@@ -296,27 +297,46 @@ def test_update_reports_each_outcome_and_fails_when_one_conflicts(updated: Updat
 
 
 @pytest.mark.parametrize("name", ["orders-api", "payments-api"])
-def test_a_clean_update_ends_on_its_branch_at_the_new_release(updated: Updated, name: str) -> None:
+def test_a_clean_update_is_a_commit_on_its_branch_and_main_stays_checked_out(
+    updated: Updated, name: str
+) -> None:
     _, copies, before = updated
     repository = copies[name]
-    assert git_output(repository, "branch", "--show-current") == "template-update/1.1.0"
-    assert answers_of(repository)["_commit"] == "1.1.0"
-    assert answers_of(repository)["service_name"] == name
-    assert (repository / "README.md").read_text().endswith(f"{RELEASE_NOTE}\n")
-    assert "# Python tooling" in (repository / ".gitignore").read_text()
-    assert git_output(repository, "status", "--porcelain") == ""
-    assert git_output(repository, "log", "-1", "--format=%s") == "Update template to 1.1.0"
-    # The update is a commit on top of the team's HEAD; main itself has not moved.
-    assert git_output(repository, "rev-parse", "HEAD~1") == before[name].head
-    assert git_output(repository, "rev-parse", "main") == before[name].head
+    branch = "template-update/1.1.0"
+
+    def on_branch(path: str) -> str:
+        return git_output(repository, "show", f"{branch}:{path}")
+
+    assert yaml.safe_load(on_branch(".copier-answers.yml"))["_commit"] == "1.1.0"
+    assert yaml.safe_load(on_branch(".copier-answers.yml"))["service_name"] == name
+    assert on_branch("README.md").endswith(RELEASE_NOTE)
+    assert "# Python tooling" in on_branch(".gitignore")
+    assert git_output(repository, "log", "-1", "--format=%s", branch) == (
+        "Update template to 1.1.0"
+    )
+    # The update is a commit on top of the team's HEAD; the team's branch is checked out
+    # again as it was, so status still shows it behind until the update is merged.
+    assert git_output(repository, "rev-parse", f"{branch}~1") == before[name].head
+    after = Snapshot.of(repository)
+    assert (after.branch, after.head, after.status) == ("main", before[name].head, "")
+    assert answers_of(repository)["_commit"] == "1.0.0"
+
+
+def test_status_shows_the_update_waiting_on_its_branch(updated: Updated, template: Path) -> None:
+    _, copies, _ = updated
+    result = fleet("status", "--template", str(template), str(copies["orders-api"]))
+    assert result.returncode == 1, result.stderr  # behind until the branch is merged
+    assert "behind (template-update/1.1.0 to merge)" in result.stdout
 
 
 def test_a_clean_update_keeps_what_the_team_owns(updated: Updated) -> None:
     _, copies, _ = updated
     payments = copies["payments-api"]
-    assert (payments / "NOTES.md").read_text() == "The payments team's own notes.\n"
-    server = (payments / "service" / "app" / "server.py").read_text()
-    assert server.endswith("# The payments team's own handler.\n")
+    branch = "template-update/1.1.0"
+    notes = git_output(payments, "show", f"{branch}:NOTES.md")
+    assert notes == "The payments team's own notes."
+    server = git_output(payments, "show", f"{branch}:service/app/server.py")
+    assert server.endswith("# The payments team's own handler.")
 
 
 def test_a_conflicting_update_leaves_main_untouched_and_the_attempt_on_its_branch(
@@ -330,6 +350,27 @@ def test_a_conflicting_update_leaves_main_untouched_and_the_attempt_on_its_branc
     attempt = git_output(billing, "show", "template-update/1.1.0:README.md")
     assert re.search(r"^<<<<<<< ", attempt, re.MULTILINE) and re.search(
         r"^>>>>>>> ", attempt, re.MULTILINE
+    )
+
+
+def test_a_managed_file_the_team_renamed_is_named_for_the_release_to_be_applied_by_hand(
+    template: Path, services: dict[str, Path], tmp_path: Path
+) -> None:
+    # Protects: copier drops the release's change to a file the team deleted or renamed
+    # without a word (its patch has nowhere to go); fleet called that update clean.
+    repository = working_copy(services["orders-api"], tmp_path / "orders-api")
+    run(["git", "mv", ".gitignore", ".gitignore-team"], repository)
+    commit(repository, "the team's own name for it")
+    before = Snapshot.of(repository)
+
+    result = fleet("update", "--json", "--template", str(template), str(repository))
+
+    assert result.returncode == 1, result.stderr
+    [row] = json.loads(result.stdout)
+    assert (row["outcome"], row["conflicts"], row["missing"]) == ("conflict", [], [".gitignore"])
+    assert Snapshot.of(repository).head == before.head
+    assert "# Python tooling" not in git_output(
+        repository, "show", "template-update/1.1.0:.gitignore-team"
     )
 
 
@@ -436,6 +477,13 @@ def test_a_service_on_a_later_release_is_not_downgraded(
     assert result.returncode == 0, result.stderr
     assert "newer, already on 1.1.0; not downgraded to 1.0.0" in result.stdout
     assert Snapshot.of(repository) == before
+    # A release the template does not have says nothing about what the service runs.
+    unknown = with_answer(services["orders-api"], tmp_path / "unknown", "_commit", "1.5.0")
+    before = Snapshot.of(unknown)
+    result = fleet("update", "--template", str(template), str(unknown))
+    assert result.returncode == 2, result.stderr
+    assert "names release 1.5.0, which template" in result.stderr
+    assert Snapshot.of(unknown) == before
 
 
 @pytest.mark.parametrize(
@@ -581,7 +629,7 @@ def test_a_change_made_while_a_batch_runs_is_left_alone(
     readme.write_text(readme.read_text() + "an edit in progress\n")
     before = Snapshot.of(repository)
 
-    result = update(loaded, Release(version=Version("1.1.0"), tag="1.1.0"))
+    result = update(loaded, Release(version=Version("1.1.0"), tag="1.1.0"), str(template))
 
     assert result.outcome == Outcome.FAILED
     assert "changed since fleet started (" in result.reason and "NOTES.md" in result.reason

@@ -9,6 +9,7 @@ team also edits.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -430,3 +431,19 @@ def test_a_service_named_before_a_rule_refused_its_name_still_updates(
     assert (updated["_commit"], updated["service_name"]) == (NEXT_RELEASE, "email")
     assert (project / "email" / "environments.py").is_file()
     assert conflicted_files(project) == []
+    # fleet renders it afresh to measure drift, with its answers file in place as an update
+    # has it: none.
+    commit(project, "template update")
+    status = subprocess.run(
+        [
+            *(sys.executable, "-m", "fleet", "status", "--json"),
+            *("--template", str(shipped_releases), str(project)),
+        ],
+        # Not from its own folder: there, its package `email` hides the standard library's.
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)[0]["drift"] == []

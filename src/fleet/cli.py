@@ -16,7 +16,7 @@ import questionary
 import yaml
 
 from fleet.drift import Drift, drift, unified_diff
-from fleet.git import top_level
+from fleet.git import branch_exists, top_level
 from fleet.progress import Progress
 from fleet.repository import (
     ANSWERS_FILE,
@@ -34,9 +34,11 @@ from fleet.template import (
     newest_release,
     releases,
     tag_objects,
+    tag_of,
     this_template,
+    version_of,
 )
-from fleet.update import Outcome, UpdateResult, update
+from fleet.update import Outcome, UpdateResult, update, update_branch
 
 # Exit status of every command.
 EXIT_OK = 0
@@ -65,6 +67,8 @@ class StatusRow:
     clean: bool
     drift: tuple[str, ...] | None  # None when the fresh render failed
     drift_error: str = ""
+    # The branch a fleet update left for the newest release, not merged yet.
+    update_branch: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +81,7 @@ class StatusRow:
             "clean": self.clean,
             "drift": list(self.drift) if self.drift is not None else None,
             "drift_error": self.drift_error or None,
+            "update_branch": self.update_branch,
         }
 
 
@@ -256,6 +261,23 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
+# What copier says when a release needs --trust (a migration), and what a fleet user does.
+COPIER_TRUST_HINT = "If you trust this template, consider adding the `--trust` option"
+FLEET_TRUST_HINT = (
+    "fleet never passes --trust: run `copier update --trust` by hand in this service "
+    "(the template's CHANGELOG names the release and its migration)"
+)
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error as one line of a table or report (git's and copier's messages span several),
+    copier's advice to add --trust replaced by what fleet's user can do."""
+    text = str(error).strip() or type(error).__name__
+    if COPIER_TRUST_HINT in text:
+        text = text[: text.index(COPIER_TRUST_HINT)] + FLEET_TRUST_HINT
+    return " ".join(text.split())
+
+
 def run_status(run: Run) -> int:
     arguments, repositories = run.arguments, run.repositories
     known = Releases()
@@ -270,16 +292,24 @@ def run_status(run: Run) -> int:
                 drifted: tuple[str, ...] | None = tuple(drift(repository, source).paths)
                 drift_error = ""
             except Exception as error:  # noqa: BLE001 - shown in its row, the others go on
-                drifted, drift_error = None, str(error).strip() or type(error).__name__
+                drifted, drift_error = None, one_line(error)
+            release = newest[repository.path]
+            behind = is_behind(repository.commit, release)
+            waiting = update_branch(release) if release is not None and behind else None
             rows.append(
                 StatusRow(
                     repository=repository,
                     source=source,
-                    newest=newest[repository.path],
-                    behind=is_behind(repository.commit, newest[repository.path]),
+                    newest=release,
+                    behind=behind,
                     clean=repository.is_clean(),
                     drift=drifted,
                     drift_error=drift_error,
+                    update_branch=(
+                        waiting
+                        if waiting and branch_exists(top_level(repository.path), waiting)
+                        else None
+                    ),
                 )
             )
     if arguments.json:
@@ -293,7 +323,13 @@ def run_status(run: Run) -> int:
                     row.repository.service_name,
                     row.repository.commit,
                     row.newest.tag if row.newest else "-",
-                    "behind" if row.behind else "current",
+                    (
+                        f"behind ({row.update_branch} to merge)"
+                        if row.update_branch
+                        else "behind"
+                        if row.behind
+                        else "current"
+                    ),
                     "clean" if row.clean else "dirty",
                     (", ".join(row.drift) or "none")
                     if row.drift is not None
@@ -317,7 +353,9 @@ def run_diff(run: Run) -> int:
             try:
                 drifts.append(drift(repository, run.source_of(repository)))
             except Exception as error:  # noqa: BLE001 - reported, the others go on
-                failures.append(f"{repository.path}: cannot render {repository.commit}: {error}")
+                failures.append(
+                    f"{repository.path}: cannot render {repository.commit}: {one_line(error)}"
+                )
     if arguments.json:
         print_json(
             [
@@ -402,6 +440,26 @@ def refuse_another_release_at_source(
             )
 
 
+def refuse_unknown_newer_release(run: Run, targets: dict[Path, Release]) -> None:
+    """A service on a later release than the one asked is left as it is ("newer"), but only
+    when the template has that release: an answers file naming one it lacks (`_commit` edited
+    by hand, a tag never pushed) says nothing about what the service runs."""
+    tags: dict[str, dict[str, str]] = {}
+    for repository in run.repositories:
+        version, target = version_of(repository.commit), targets[repository.path]
+        if version is None or version <= target.version:
+            continue
+        source = run.source_of(repository)
+        if source not in tags:
+            tags[source] = tag_objects(source)
+        if tag_of(repository.commit) not in tags[source]:
+            raise RefusedInput(
+                f"{repository.path}: its answers file names release {repository.commit}, "
+                f"which template {source} does not have: `_commit` edited by hand, or a tag "
+                "not pushed there"
+            )
+
+
 def describe_update(result: UpdateResult) -> str:
     name = f"{result.repository.service_name} ({shown_path(result.repository.path)})"
     match result.outcome:
@@ -415,16 +473,21 @@ def describe_update(result: UpdateResult) -> str:
         case Outcome.UPDATED:
             return f"{name}: updated to {result.target}, on branch {result.branch}"
         case Outcome.CONFLICT:
+            to_do = [f"resolve: {', '.join(result.conflicts)}"] if result.conflicts else []
+            if result.missing:
+                to_do.append(
+                    "apply by hand what the release changes in files this repository deleted "
+                    f"or renamed: {', '.join(result.missing)}"
+                )
             return (
                 f"{name}: conflict updating to {result.target}; the attempt is on branch "
-                f"{result.branch}, resolve: {', '.join(result.conflicts)}"
+                f"{result.branch}, {'; '.join(to_do)}"
             )
         case Outcome.FAILED:
-            # One line per repository: git's and copier's messages may span several.
-            reason = " ".join(result.reason.split())
+            reason = one_line(result.reason)
             return f"{name}: failed updating to {result.target}, nothing changed: {reason}"
         case Outcome.BROKEN:
-            reason = " ".join(result.reason.split())
+            reason = one_line(result.reason)
             return (
                 f"{name}: failed updating to {result.target}, and the repository is NOT as it "
                 f"was: check it by hand: {reason}"
@@ -440,6 +503,7 @@ def run_update(run: Run) -> int:
         for repository in repositories
     }
     refuse_shared_repositories(repositories)
+    refuse_unknown_newer_release(run, targets)
     if run.template_override is not None:
         refuse_another_release_at_source(repositories, targets, run.template_override)
     results: list[UpdateResult] = []
@@ -448,7 +512,7 @@ def run_update(run: Run) -> int:
             for position, repository in enumerate(repositories, start=1):
                 target = targets[repository.path]
                 progress.show(position, f"{repository.service_name}: updating to {target.tag}")
-                results.append(update(repository, target))
+                results.append(update(repository, target, run.source_of(repository)))
     except KeyboardInterrupt:
         # The repository in hand was restored (update.py); say what the others got, so that a
         # second run is not a surprise (an update's branch already exists).
@@ -472,7 +536,8 @@ def run_update(run: Run) -> int:
                     "outcome": result.outcome.value,
                     "branch": result.branch,
                     "conflicts": list(result.conflicts),
-                    "reason": result.reason or None,
+                    "missing": list(result.missing),
+                    "reason": one_line(result.reason) if result.reason else None,
                 }
                 for result in results
             ]

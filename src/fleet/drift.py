@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,18 +55,26 @@ def rendered_files(folder: Path) -> list[str]:
 
 
 def render(
-    repository: RenderedRepository, source: str, destination: Path
+    repository: RenderedRepository, source: str, destination: Path, version: str | None = None
 ) -> Callable[[Path], bool]:
-    """Render the repository's answers at its version into `destination`. Returns copier's own
-    matcher for the files the team owns after the first render (`_skip_if_exists`)."""
+    """Render the repository's answers at its version (or `version`) into `destination`.
+    Returns copier's own matcher for the files the team owns after the first render
+    (`_skip_if_exists`)."""
+    # The service's answers file first, where an update finds it: the template then renders
+    # for a service that exists (copier.yml's has_answers_file), as its last update did. In an
+    # empty folder it would apply the rules for new services (a service named `email` before
+    # they refused it would not render) and new services' defaults.
+    destination.mkdir(parents=True)
+    shutil.copyfile(repository.path / ANSWERS_FILE, destination / ANSWERS_FILE)
     # Copier prints to stdout now and then; stdout belongs to fleet's report (--json).
     with contextlib.redirect_stdout(sys.stderr):
         worker = run_copy(
             source,
             destination,
             data=repository.questions_answered,
-            vcs_ref=repository.commit,
+            vcs_ref=version or repository.commit,
             defaults=True,
+            overwrite=True,
             quiet=True,
         )
     return worker.match_skip

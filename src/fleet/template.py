@@ -134,16 +134,20 @@ def releases(source: str) -> list[Release]:
     return sorted(found)
 
 
+def tag_of(commit: str) -> str:
+    """The tag a repository's `_commit` names: itself, or the tag `git describe` started from."""
+    match = DESCRIBE_SUFFIX.match(commit)
+    return match.group("tag") if match else commit
+
+
 def version_of(commit: str) -> Version | None:
     """The release a repository's `_commit` is on or after: copier writes `git describe
     --tags` there (`1.0.0`, or `1.0.0-3-gabc1234` for a commit after it); None when no tag
     came before it (a bare commit hash)."""
     if BARE_COMMIT.match(commit):
         return None
-    match = DESCRIBE_SUFFIX.match(commit)
-    tag = match.group("tag") if match else commit
     try:
-        return Version(tag)
+        return Version(tag_of(commit))
     except InvalidVersion:
         return None
 

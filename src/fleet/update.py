@@ -2,11 +2,16 @@
 
 The update runs as Renovate's copier manager runs it (`--skip-answered --defaults`, no
 `--trust`) on a new branch `template-update/<version>` made from the current HEAD:
-- clean: committed there, and the repository is left on that branch;
+- clean: committed there;
 - conflict (inline markers or `*.rej` files): the attempt is committed there for the team
-  to resolve, and the original branch is checked out again;
+  to resolve;
+- a managed file the release changes that the team deleted or renamed: copier leaves the
+  change out without a word, so the update is reported as a conflict naming the file, for
+  the team to apply the change by hand (to the renamed file);
 - failure: the attempt is thrown away, the new branch deleted, the original branch checked out.
-Whatever happens, the original branch keeps its commit and the working tree ends clean.
+Whatever happens, the original branch is checked out again with its commit, and the working
+tree ends clean: the update waits on its branch, to push and merge, and `fleet status` shows
+the service behind until it is merged.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from copier import run_update
 
+from fleet.drift import render, rendered_files
 from fleet.git import (
     branch_exists,
     changed_paths,
@@ -52,6 +59,8 @@ class UpdateResult:
     outcome: Outcome
     branch: str | None = None  # the branch holding the update, if one was kept
     conflicts: tuple[str, ...] = field(default_factory=tuple)
+    # Managed files the release changes that the repository no longer has: not applied.
+    missing: tuple[str, ...] = field(default_factory=tuple)
     reason: str = ""
 
 
@@ -70,6 +79,26 @@ def conflicted_files(top: Path, changed: list[str]) -> list[str]:
     return sorted(
         relative for relative in changed if relative.endswith(".rej") or has_markers(relative)
     )
+
+
+def changes_to_missing_files(
+    repository: RenderedRepository, source: str, release: Release
+) -> list[str]:
+    """The managed files `release` changes that the repository no longer has (the team
+    deleted or renamed them): copier drops those changes without a word. Two fresh renders of
+    the service's answers, at its version and at the release, say what the release changes."""
+    with TemporaryDirectory(prefix="fleet-release-") as scratch:
+        before = Path(scratch) / "before" / repository.path.name
+        after = Path(scratch) / "after" / repository.path.name
+        render(repository, source, before)
+        render(repository, source, after, version=release.tag)
+        return [
+            relative
+            for relative in rendered_files(before)
+            if not (repository.path / relative).exists()
+            and (after / relative).is_file()
+            and (after / relative).read_bytes() != (before / relative).read_bytes()
+        ]
 
 
 def commit_all(top: Path, message: str) -> None:
@@ -91,8 +120,9 @@ def restore(top: Path, original: str, branch: str | None) -> None:
         git(top, "branch", "--quiet", "-D", branch)
 
 
-def update(repository: RenderedRepository, release: Release) -> UpdateResult:
-    """Update one repository, whose working tree must be clean, to `release`."""
+def update(repository: RenderedRepository, release: Release, source: str) -> UpdateResult:
+    """Update one repository, whose working tree must be clean, to `release`, read from
+    `source` (the template fleet reads releases from) for what the release changes."""
     current_version = version_of(repository.commit)
     if repository.commit == release.tag or current_version == release.version:
         return UpdateResult(repository, release.tag, Outcome.CURRENT)
@@ -125,6 +155,7 @@ def update(repository: RenderedRepository, release: Release) -> UpdateResult:
     original = current_branch(top) or head_commit(top)
     created: str | None = None
     try:
+        missing = changes_to_missing_files(repository, source, release)
         git(top, "checkout", "--quiet", "-b", branch)
         created = branch
         # Copier prints to stdout now and then; stdout belongs to fleet's report (--json).
@@ -139,11 +170,11 @@ def update(repository: RenderedRepository, release: Release) -> UpdateResult:
                 quiet=True,
             )
         conflicts = conflicted_files(top, changed_paths(top))
-        if conflicts:
+        if conflicts or missing:
             commit_all(top, f"Update template to {release.tag} (conflicts to resolve)")
-            git(top, "checkout", "--quiet", original)
         else:
             commit_all(top, f"Update template to {release.tag}")
+        git(top, "checkout", "--quiet", original)
     except KeyboardInterrupt:
         restore(top, original, created)
         raise
@@ -155,8 +186,13 @@ def update(repository: RenderedRepository, release: Release) -> UpdateResult:
             reason += f"; restoring {original} failed: {restore_error}"
             return UpdateResult(repository, release.tag, Outcome.BROKEN, reason=reason)
         return UpdateResult(repository, release.tag, Outcome.FAILED, reason=reason)
-    if conflicts:
+    if conflicts or missing:
         return UpdateResult(
-            repository, release.tag, Outcome.CONFLICT, branch=branch, conflicts=tuple(conflicts)
+            repository,
+            release.tag,
+            Outcome.CONFLICT,
+            branch=branch,
+            conflicts=tuple(conflicts),
+            missing=tuple(missing),
         )
     return UpdateResult(repository, release.tag, Outcome.UPDATED, branch=branch)

@@ -26,6 +26,11 @@ CONNECT_TIMEOUT_SECONDS = 2  # libpq treats values below 2 as 2
 STATEMENT_TIMEOUT_MS = 5000
 # Longest a request waits for a free pooled connection before it fails.
 POOL_WAIT_SECONDS = 5.0
+# How long the pool keeps retrying one failed connection (1, 2, 4... s apart) before it gives
+# up; the next request or health check starts a fresh attempt at once. psycopg's default, 5
+# minutes, let the pool wait out its longest backoff (up to two minutes) after the database
+# was back from a reboot or failover.
+POOL_RECONNECT_SECONDS = 5.0
 POSTGRES_POOL_MIN_SIZE = 1
 POSTGRES_POOL_MAX_SIZE = 10
 REDIS_MAX_CONNECTIONS = 20
@@ -172,6 +177,7 @@ def postgres_pool(settings: Settings) -> AsyncConnectionPool:
         min_size=POSTGRES_POOL_MIN_SIZE,
         max_size=POSTGRES_POOL_MAX_SIZE,
         timeout=POOL_WAIT_SECONDS,
+        reconnect_timeout=POOL_RECONNECT_SECONDS,
         # Test a connection before handing it out (an empty query), so connections broken
         # by a database restart or failover are replaced instead of failing a request.
         check=AsyncConnectionPool.check_connection,
