@@ -39,7 +39,7 @@ from alembic.script import ScriptDirectory
 from psycopg import errors
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from app.logs import configure_logging, log_event
@@ -59,6 +59,8 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "migrations"
 LOCK_NAME = "app.migrate"
 LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
 CONNECT_TIMEOUT_SECONDS = 10
+# A database that cannot be reached yet is tried again 1, 2, 4 and then every 8 s.
+CONNECT_RETRY_MAX_DELAY_SECONDS = 8.0
 # How often a run waiting for the lock tries it again.
 LOCK_POLL_SECONDS = 0.5
 
@@ -97,7 +99,7 @@ def migrate(settings: MigrationSettings, *, script_location: Path = SCRIPT_LOCAT
     engine = _engine(settings)
     stage = "connect"
     try:
-        with engine.connect() as connection:
+        with _connect(engine, settings.connect_retry_seconds) as connection:
             stage = "prepare"
             prepare_session(connection, settings)
             stage = "upgrade"
@@ -107,6 +109,33 @@ def migrate(settings: MigrationSettings, *, script_location: Path = SCRIPT_LOCAT
     finally:
         # Closes the connection (NullPool), which ends the session and so releases its lock.
         engine.dispose()
+
+
+def _connect(engine: Engine, retry_seconds: float) -> Connection:
+    """The run's connection. Each task migrates before its service starts: a database being
+    rebooted or failed over would otherwise fail every task started meanwhile (ECS could not
+    replace a stopped task, and a release would roll back on a blip), so it is tried again,
+    each failed attempt logged, for `retry_seconds`. A wrong password or database name is
+    retried too (libpq reports every failed connection alike), and fails after that time."""
+    deadline = time.monotonic() + retry_seconds
+    delay = 1.0
+    while True:
+        try:
+            return engine.connect()
+        except OperationalError as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            wait = min(delay, remaining)
+            cause = exc.orig if exc.orig is not None else exc
+            log_event(
+                "migration_connect_retry",
+                logging.WARNING,
+                error=type(cause).__name__,
+                retry_in_seconds=round(wait, 1),
+            )
+            time.sleep(wait)
+            delay = min(delay * 2, CONNECT_RETRY_MAX_DELAY_SECONDS)
 
 
 def alembic_config(script_location: Path) -> Config:

@@ -262,6 +262,10 @@ class MigrationSettings:
     lock_timeout_seconds: float
     # How long one statement may run; also how long a run waits for another to finish.
     statement_timeout_seconds: float
+    # How long a run tries to reach the database before it fails: each task migrates before
+    # the service starts, so a database rebooting or failing over (a minute or two) must not
+    # fail every task started meanwhile.
+    connect_retry_seconds: float
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -279,6 +283,9 @@ class MigrationSettings:
             ),
             statement_timeout_seconds=env.seconds(
                 "MIGRATION_STATEMENT_TIMEOUT_SECONDS", "300", MAX_TIMEOUT_SECONDS
+            ),
+            connect_retry_seconds=env.seconds(
+                "MIGRATION_CONNECT_RETRY_SECONDS", "120", MAX_TIMEOUT_SECONDS
             ),
         )
         env.check()

@@ -271,6 +271,37 @@ def test_a_revision_blocked_by_a_table_lock_fails_fast(
     assert versions(postgres_server, name) == [HEAD]
 
 
+def test_a_run_started_while_the_database_is_down_waits_for_it_for_a_bounded_time(
+    fresh_database: dict[str, str], postgres_server: PostgresServer, service_dir: Path
+) -> None:
+    # Protects: every task migrates before its service starts. A run that failed at once
+    # while the database rebooted or failed over failed every task started meanwhile.
+    name = fresh_database["DB_NAME"]
+    postgres_server.stop()
+    try:
+        short = fresh_database | {"MIGRATION_CONNECT_RETRY_SECONDS": "2"}
+        gave_up = run_migrate(service_dir, short)
+        assert gave_up.returncode == 1, gave_up.stdout + gave_up.stderr
+        retries = gave_up.records("migration_connect_retry")
+        assert retries and {r["error"] for r in retries} == {"OperationalError"}
+        assert gave_up.events()[-1] == "migration_failed"
+        assert gave_up.records("migration_failed")[0]["stage"] == "connect"
+        assert_clean_output(gave_up, fresh_database)
+
+        run = MigrateProcess(service_dir, fresh_database)
+        wait_for(
+            lambda: run.logged("migration_connect_retry"), timeout=30, what="a retried connection"
+        )
+    finally:
+        postgres_server.start()
+    result = run.finish(timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.events()[0] == "migration_connect_retry"
+    assert result.events()[-1] == "schema_migrated"
+    assert_clean_output(result, fresh_database)
+    assert versions(postgres_server, name) == [HEAD]
+
+
 def test_ctrl_c_mid_revision_rolls_it_back_and_exits_130_without_a_traceback(
     fresh_database: dict[str, str],
     postgres_server: PostgresServer,
