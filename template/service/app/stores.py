@@ -6,6 +6,7 @@ tests can swap in fakes; `open_stores` opens the real pools and closes them on e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 import redis.asyncio as redis
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
@@ -172,18 +174,34 @@ def postgres_connection(settings: Settings) -> dict[str, Any]:
 
 def postgres_pool(settings: Settings) -> AsyncConnectionPool:
     """A pool of TLS connections with the injected credentials; not opened yet."""
-    return AsyncConnectionPool(
+    checking_all: set[asyncio.Task[None]] = set()
+
+    async def check(connection: AsyncConnection[Any]) -> None:
+        """Test a connection before handing it out (an empty query), so connections broken by
+        a database restart or failover are replaced instead of failing a request. One broken
+        means the server went away, and the others idle in the pool with it: they are tested
+        all at once, in the background. The pool alone tests them one per attempt, with
+        growing pauses between, and a request timed out after four."""
+        try:
+            await AsyncConnectionPool.check_connection(connection)
+        except Exception:
+            if not checking_all:
+                task = asyncio.create_task(pool.check(), name="postgres-pool-check")
+                checking_all.add(task)
+                task.add_done_callback(checking_all.discard)
+            raise
+
+    pool = AsyncConnectionPool(
         kwargs=postgres_connection(settings),
         min_size=POSTGRES_POOL_MIN_SIZE,
         max_size=POSTGRES_POOL_MAX_SIZE,
         timeout=POOL_WAIT_SECONDS,
         reconnect_timeout=POOL_RECONNECT_SECONDS,
-        # Test a connection before handing it out (an empty query), so connections broken
-        # by a database restart or failover are replaced instead of failing a request.
-        check=AsyncConnectionPool.check_connection,
+        check=check,
         name="postgres",
         open=False,
     )
+    return pool
 
 
 def redis_client(settings: Settings) -> redis.Redis:

@@ -27,7 +27,13 @@ from starlette.testclient import TestClient
 from app.migrate import database_url
 from app.server import create_app
 from app.settings import MigrationSettings, Settings
-from app.stores import open_stores, postgres_connection, postgres_pool, redis_client
+from app.stores import (
+    POSTGRES_POOL_MAX_SIZE,
+    open_stores,
+    postgres_connection,
+    postgres_pool,
+    redis_client,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -115,6 +121,24 @@ async def test_a_database_certificate_the_authorities_did_not_sign_is_refused(
     # One connection as the pool makes each (the pool itself would retry until a timeout).
     with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
         await psycopg.AsyncConnection.connect(**postgres_connection(spoofed))
+
+
+async def test_connections_a_database_restart_broke_are_replaced_at_once(
+    settings: Settings, postgres_server: PostgresServer
+) -> None:
+    # Protects: a restart or failover breaks every idle connection. The pool tested them one
+    # per attempt, pausing 1, 2, 4 s between, so a request right after the restart waited out
+    # its 5 s on broken connections; the first broken one now has them all tested at once.
+    async with postgres_pool(settings) as pool:
+        held = [await pool.getconn() for _ in range(POSTGRES_POOL_MAX_SIZE)]
+        for connection in held:
+            await pool.putconn(connection)
+        postgres_server.stop()
+        postgres_server.start()
+        started = time.monotonic()
+        async with pool.connection() as connection:
+            await connection.execute("SELECT 1")
+        assert time.monotonic() - started < 2.0
 
 
 async def test_concurrent_requests_share_a_bounded_pool(settings: Settings) -> None:
