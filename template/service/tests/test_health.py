@@ -58,7 +58,8 @@ async def test_checks_run_concurrently_and_time_out(monkeypatch: pytest.MonkeyPa
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    errors = await run_checks({"postgres": hangs, "redis": hangs})
+    async with asyncio.timeout(5):  # unbounded checks would fail here, not in a minute
+        errors = await run_checks({"postgres": hangs, "redis": hangs})
     assert errors == {"postgres": "TimeoutError", "redis": "TimeoutError"}
     assert loop.time() - started < 1  # both bounded by one timeout, not one after the other
 

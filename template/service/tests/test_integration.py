@@ -22,6 +22,7 @@ import trustme
 from conftest import INTEGRATION
 from servers import PostgresServer, RedisServer, ServiceProcess, free_port, wait_for
 from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from app.migrate import database_url
@@ -123,6 +124,25 @@ async def test_a_database_certificate_the_authorities_did_not_sign_is_refused(
         await psycopg.AsyncConnection.connect(**postgres_connection(spoofed))
 
 
+async def test_a_database_certificate_for_another_host_is_refused(
+    settings: Settings, integration_env: dict[str, str]
+) -> None:
+    # Protects: verify-full checks the certificate's name, not only its authority ("require"
+    # with a root certificate checks the authority alone): the certificate names 127.0.0.1
+    # and localhost, so a connection to another name at that address is refused, by the
+    # service's pool and by the migrations alike.
+    elsewhere = {"host": "db.example.invalid", "hostaddr": "127.0.0.1"}
+    with pytest.raises(psycopg.OperationalError, match="does not match host name"):
+        await psycopg.AsyncConnection.connect(**(postgres_connection(settings) | elsewhere))
+    url = database_url(MigrationSettings.from_env(integration_env))
+    engine = create_engine(url.set(host="db.example.invalid").update_query_dict(elsewhere))
+    try:
+        with pytest.raises(OperationalError, match="does not match host name"):
+            engine.connect()
+    finally:
+        engine.dispose()
+
+
 async def test_connections_a_database_restart_broke_are_replaced_at_once(
     settings: Settings, postgres_server: PostgresServer
 ) -> None:
@@ -210,6 +230,79 @@ async def test_redis_refuses_plain_text_and_unknown_certificates(settings: Setti
                 await client.ping()
         finally:
             await client.aclose()
+
+
+async def _forwarder(host: str, target_port: int) -> asyncio.Server:
+    """A TCP relay on another loopback address to the real Redis: the same server, reached
+    under a name its certificate does not carry."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    return await asyncio.start_server(relay, host, 0)
+
+
+async def test_a_cache_certificate_for_another_host_is_refused(settings: Settings) -> None:
+    # Protects: the Redis client checks the certificate's name as well as its authority.
+    relay = await _forwarder("127.0.0.2", settings.redis_port)
+    async with relay:
+        port = relay.sockets[0].getsockname()[1]
+        client = redis_client(replace(settings, redis_host="127.0.0.2", redis_port=port))
+        try:
+            with pytest.raises(redis.ConnectionError):
+                await client.ping()
+        finally:
+            await client.aclose()
+
+
+async def test_a_cache_that_stops_answering_fails_the_command_in_seconds(
+    settings: Settings,
+) -> None:
+    # Protects: every Redis command has a socket timeout: a node that accepts and then stops
+    # answering (a failing or paused primary) fails the request in seconds (two attempts of
+    # 2 s) instead of holding it and its connection.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; returns when the client gives up
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with listener:
+        port = listener.sockets[0].getsockname()[1]
+        client = redis_client(replace(settings, redis_port=port, redis_tls=False))
+        try:
+            started = time.monotonic()
+            async with asyncio.timeout(10):  # the guard: without a socket timeout it hangs
+                with pytest.raises(redis.TimeoutError):
+                    await client.incr("integration:silent")
+            assert time.monotonic() - started < 6
+        finally:
+            await client.aclose()
+
+
+async def test_a_jobs_lock_expires_and_is_released_only_by_its_holder(
+    settings: Settings, redis_server: RedisServer
+) -> None:
+    # Protects: a job that dies holding the lock does not stop every later run (the lock
+    # expires), and a run that outlived its lock cannot release the next run's.
+    admin = redis_server.client()
+    async with open_stores(settings) as stores:
+        assert await stores.cache.claim("integration:lock", "mine", ttl_seconds=60)
+        assert 0 < admin.ttl("integration:lock") <= 60
+        assert not await stores.cache.claim("integration:lock", "theirs", ttl_seconds=60)
+        await stores.cache.release("integration:lock", "someone-else")
+        assert admin.get("integration:lock") == b"mine"
+        await stores.cache.release("integration:lock", "mine")
+        assert admin.get("integration:lock") is None
 
 
 def test_root_and_readiness_with_both_real_stores(settings: Settings) -> None:

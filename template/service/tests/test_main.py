@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -11,8 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import uvicorn
 from conftest import BASE_ENV, SECRET_PASSWORD, SECRET_TOKEN
 from servers import ServiceProcess, free_port, wait_for
+
+from app import __main__ as entry
+from app.__main__ import _config
+from app.server import create_app
+from app.settings import Settings
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -33,7 +40,9 @@ def test_liveness_200_and_readiness_503_while_dependencies_are_unreachable(
     with ServiceProcess(service_dir, env) as service:
         service.wait_until_serving("/health")
 
-        assert service.get("/health").json() == {"status": "ok"}
+        health = service.get("/health")
+        assert health.json() == {"status": "ok"}
+        assert "server" not in health.headers  # the server software is not advertised
         ready = service.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["status"] == "error"
@@ -58,6 +67,39 @@ def test_liveness_200_and_readiness_503_while_dependencies_are_unreachable(
     assert service.stderr_lines == []  # every line went to stdout as JSON
     assert SECRET_PASSWORD not in service.output()
     assert SECRET_TOKEN not in service.output()
+
+
+def test_uvicorn_fits_the_load_balancer_and_the_stop_timeout(settings: Settings) -> None:
+    # Protects: keep-alive longer than the ALB's idle timeout (60 s: else the ALB reuses a
+    # connection the server just closed, a 502), a graceful shutdown within ECS's stop
+    # timeout (30 s, less the pools' closing: else SIGKILL cuts requests), no trust in a
+    # client's X-Forwarded-* headers, no server header.
+    config = _config(create_app(settings), settings)
+    assert config.timeout_keep_alive > 60
+    assert config.timeout_graceful_shutdown is not None
+    assert config.timeout_graceful_shutdown <= 25
+    assert config.proxy_headers is False
+    assert config.server_header is False
+
+
+def test_library_lines_are_redacted_from_the_first_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Protects: main() gives the logs the secrets it read, so a driver's line that quotes
+    # one (a connection string in an error) is redacted, not written to CloudWatch.
+    for name, value in BASE_ENV.items():
+        monkeypatch.setenv(name, value)
+
+    def run(_server: uvicorn.Server) -> None:
+        logging.getLogger("psycopg").warning(
+            "connection failed: password=%s token=%s", SECRET_PASSWORD, SECRET_TOKEN
+        )
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    entry.main()
+    output = capsys.readouterr().out
+    assert "[redacted]" in output
+    assert SECRET_PASSWORD not in output and SECRET_TOKEN not in output
 
 
 def test_ctrl_c_stops_gracefully_with_status_130_and_no_traceback(service_dir: Path) -> None:

@@ -249,7 +249,12 @@ def test_a_revision_blocked_by_a_table_lock_fails_fast(
     name = fresh_database["DB_NAME"]
     assert run_migrate(service_dir, fresh_database).returncode == 0
     location = revisions("b10c4ed0a1a1", 'op.add_column("visits", sa.Column("note", sa.Text()))')
-    env = fresh_database | {"MIGRATION_LOCK_TIMEOUT_SECONDS": "0.5"}
+    # The statement timeout, shorter than its 5 minutes here, ends the run in seconds should
+    # the lock timeout ever be lost (the assertions below then fail on QueryCanceled).
+    env = fresh_database | {
+        "MIGRATION_LOCK_TIMEOUT_SECONDS": "0.5",
+        "MIGRATION_STATEMENT_TIMEOUT_SECONDS": "15",
+    }
     with postgres_server.connect(name) as holder, holder.transaction():
         # A long transaction elsewhere holds the table: ALTER TABLE must not queue behind it.
         holder.execute("LOCK TABLE visits IN ACCESS EXCLUSIVE MODE")
