@@ -91,6 +91,11 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         session = session.parent
     os.environ["TEMPLATE_TESTS_ENVIRONMENTS"] = str(session / "environments")
+    # The pytest runs a test starts (a rendered project's check, the sample service's suite)
+    # each clean up older temporary folders of their root: in the user's shared one, a run
+    # removed a folder another worker's run was using, and its warning failed that check.
+    # One root per worker, whose runs come one after another.
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(tmp_path_factory.mktemp("pytest-runs"))
     # Those links (a project's `.venv`) are never tracked, whatever the project's .gitignore.
     excludes = tmp_path_factory.mktemp("git") / "excludes"
     excludes.write_text(".venv\n")
