@@ -89,14 +89,20 @@ def changes_to_missing_files(
     the service's answers, at its version and at the release, say what the release changes."""
     with TemporaryDirectory(prefix="fleet-release-") as scratch:
         before = Path(scratch) / "before" / repository.path.name
-        after = Path(scratch) / "after" / repository.path.name
         render(repository, source, before)
-        render(repository, source, after, version=release.tag)
-        return [
+        gone = [
             relative
             for relative in rendered_files(before)
             if not (repository.path / relative).exists()
-            and (after / relative).is_file()
+        ]
+        if not gone:  # the usual case: one render, not two
+            return []
+        after = Path(scratch) / "after" / repository.path.name
+        render(repository, source, after, version=release.tag)
+        return [
+            relative
+            for relative in gone
+            if (after / relative).is_file()
             and (after / relative).read_bytes() != (before / relative).read_bytes()
         ]
 
