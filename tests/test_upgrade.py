@@ -9,6 +9,7 @@ team also edits.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -30,10 +31,10 @@ from .support.commands import (
     render,
     run,
 )
-from .support.deployed import PREVIOUS_MEDIUM, deployed_templates
+from .support.deployed import LATEST_SMALL, PREVIOUS_MEDIUM, deployed_templates
 from .support.environments import uv_sync
 from .support.projects import CONFLICT, GENERATED, answers_of
-from .support.releases import LATEST_RELEASE, NEXT_RELEASE
+from .support.releases import NEXT_RELEASE
 from .support.synth import cdk_out_templates
 from .support.template import TEMPLATE
 from .support.terminal import ENTER, Terminal
@@ -415,16 +416,9 @@ def test_a_service_named_before_a_rule_refused_its_name_still_updates(
     # services since the latest release) could take no release after it, and `copier update`
     # stopped with the project half written.
     project = tmp_path / "email"
-    example = str(TEMPLATE / "example-answers.yml")
-    render(
-        COPIER,
-        shipped_releases,
-        project,
-        "--vcs-ref",
-        LATEST_RELEASE,
-        "--data-file",
-        example,
-        *data_arguments({"service_name": "email"}),
+    named = {**LATEST_SMALL.answers, "service_name": "email"}
+    dataclasses.replace(LATEST_SMALL, name="latest-email", answers=named).render(
+        shipped_releases, project
     )
     run([*COPIER, "update", "--skip-answered", "--defaults"], project)
     updated = answers_of(project)

@@ -26,7 +26,7 @@ from tempfile import TemporaryDirectory
 
 from copier import run_update
 
-from fleet.drift import render, rendered_files
+from fleet.drift import drift, render
 from fleet.git import (
     branch_exists,
     changed_paths,
@@ -85,25 +85,21 @@ def changes_to_missing_files(
     repository: RenderedRepository, source: str, release: Release
 ) -> list[str]:
     """The managed files `release` changes that the repository no longer has (the team
-    deleted or renamed them): copier drops those changes without a word. Two fresh renders of
-    the service's answers, at its version and at the release, say what the release changes."""
+    deleted or renamed them): copier drops those changes without a word. The drift names the
+    files the team deleted, with their content at the service's version; a render of the
+    release says which of them it changes (only then: one render in the usual case)."""
+    deleted = {
+        file.path: file.rendered for file in drift(repository, source).files if file.current is None
+    }
+    if not deleted:
+        return []
     with TemporaryDirectory(prefix="fleet-release-") as scratch:
-        before = Path(scratch) / "before" / repository.path.name
-        render(repository, source, before)
-        gone = [
-            relative
-            for relative in rendered_files(before)
-            if not (repository.path / relative).exists()
-        ]
-        if not gone:  # the usual case: one render, not two
-            return []
-        after = Path(scratch) / "after" / repository.path.name
+        after = Path(scratch) / repository.path.name
         render(repository, source, after, version=release.tag)
         return [
             relative
-            for relative in gone
-            if (after / relative).is_file()
-            and (after / relative).read_bytes() != (before / relative).read_bytes()
+            for relative, before in deleted.items()
+            if (after / relative).is_file() and (after / relative).read_bytes() != before
         ]
 
 
